@@ -1,0 +1,215 @@
+"""Helpers for the evidence tests: import the template's registry, build real DVC repos.
+
+The registry lives in a folder literally named ``{{cookiecutter.package}}``, so it is loaded
+as a package under the name ``evreg`` (its modules import each other relatively).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+TEMPLATE = Path(__file__).resolve().parents[1] / "{{cookiecutter.project}}"
+REGISTRY_DIR = TEMPLATE / "src" / "{{cookiecutter.package}}" / "registry"
+PYTHON_BIN = Path(sys.executable).parent
+DVC = str(PYTHON_BIN / "dvc") if (PYTHON_BIN / "dvc").exists() else "dvc"
+
+
+def registry():
+    """The registry package (modules importable as ``evreg.<module>``)."""
+    if "evreg" not in sys.modules:
+        package = types.ModuleType("evreg")
+        package.__path__ = [str(REGISTRY_DIR)]
+        package.__package__ = "evreg"
+        sys.modules["evreg"] = package
+    return sys.modules["evreg"]
+
+
+def pipeline_bundle_module():
+    """The generated project's own bundle.py (the writer of model.skops), loaded by path."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("template_bundle", REGISTRY_DIR.parent / "bundle.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run(cwd, *command, check=True) -> str:
+    env = dict(os.environ, DVC_NO_ANALYTICS="1", GIT_TERMINAL_PROMPT="0")
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(map(str, command))} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+FEATURES = ["alcohol", "malic_acid", "proline"]
+
+
+def make_data(labels=("barbera", "barolo", "grignolino"), n=60, seed=0):
+    """Three well separated clusters: small refits keep every probe prediction."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    centers = np.array([[12.0, 1.0, 500.0], [14.0, 3.0, 1000.0], [13.0, 5.0, 1500.0]])
+    X, y = [], []
+    for index, label in enumerate(labels):
+        X.append(centers[index % 3] + rng.normal(0, [0.2, 0.2, 30.0], size=(n // 3, 3)))
+        y += [label] * (n // 3)
+    return np.vstack(X), np.array(y)
+
+
+def write_bundle(root: Path, family: str = "cultivar", *, C: float = 1.0, seed: int = 0,
+                 labels=("barbera", "barolo", "grignolino"), features=FEATURES,
+                 description: str = "test model", metrics=None, flip: int = 0) -> Path:
+    """A real bundle (skops pipeline + label encoder, signature, fingerprint, card).
+
+    ``flip`` changes that many probe predictions (by training on relabelled points), to
+    produce a behaviour change.
+    """
+    import numpy as np
+    import skops.io as sio
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import LabelEncoder, StandardScaler
+
+    X, y = make_data(labels, seed=seed)
+    columns = [FEATURES.index(f) if f in FEATURES else 0 for f in features]
+    X = X[:, columns]
+    probe_X, _ = make_data(labels, n=30, seed=99)
+    probe_X = probe_X[:, columns]
+    encoder = LabelEncoder().fit(y)
+    pipeline = Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler()),
+                         ("model", LogisticRegression(C=C, max_iter=500))])
+    if flip:
+        # Train the first `flip` probe records in as the next class, strongly weighted.
+        base = encoder.transform(y)
+        extra_X = np.repeat(probe_X[:flip], 20, axis=0)
+        probe_pred = pipeline.fit(X, base).predict(probe_X[:flip])
+        extra_y = np.repeat((probe_pred + 1) % len(encoder.classes_), 20)
+        pipeline.fit(np.vstack([X, extra_X]), np.concatenate([base, extra_y]))
+    else:
+        pipeline.fit(X, encoder.transform(y))
+    bundle = root / "models" / family
+    bundle.mkdir(parents=True, exist_ok=True)
+    registry()
+    data = sio.dumps({"pipeline": pipeline, "label_encoder": encoder})
+    (bundle / "model.skops").write_bytes(pipeline_bundle_module().canonical_skops(data))
+    probe = [{name: round(float(value), 3) for name, value in zip(features, row)} for row in probe_X]
+    rounded = np.array([[record[name] for name in features] for record in probe])
+    predictions = encoder.inverse_transform(pipeline.predict(rounded)).tolist()
+    signature = {"inputs": [{"name": f, "type": "float", "required": True} for f in features],
+                 "output": {"name": family, "type": "label", "labels": sorted(labels)}}
+    card = {"family": family, "description": description, "intended_use": "tests",
+            "limitations": "synthetic", "data_version": {"data/raw/wine.csv": "x"},
+            "preprocessing": {"src/pkg/features.py": "y"}, "params": {"C": C},
+            "metrics": metrics if metrics is not None else {"accuracy": 0.95},
+            "requirements": {"python": "3.11", "packages": {"scikit-learn": "1.9.1"}}}
+    for name, value in (("signature.json", signature), ("card.json", card),
+                        ("fingerprint.json", {"probe": probe, "predictions": predictions})):
+        (bundle / name).write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+    return bundle
+
+
+DVC_YAML = """\
+stages:
+  prepare:
+    cmd: python src/pkg/prepare.py
+    deps: [data/raw/wine.csv, src/pkg/prepare.py]
+    outs: [data/prepared.csv]
+  package:
+    cmd: python src/pkg/package.py
+    deps: [data/prepared.csv, src/pkg/package.py, src/pkg/features.py]
+    params: [model.C]
+    outs: [models/cultivar]
+  other:
+    cmd: python src/pkg/other.py
+    deps: [src/pkg/other.py]
+    outs: [models/other]
+artifacts:
+  cultivar:
+    path: models/cultivar
+    type: model
+"""
+
+PARAMS = """\
+model:
+  C: 1.0
+registry:
+  agreement_threshold: 0.99
+  metric_tolerance: 0.01
+  gates:
+    candidate:
+      accuracy: 0.9
+"""
+
+
+def init_repo(base: Path) -> Path:
+    """A git + DVC repo at base/proj with a local remote at base/remote (relative path)."""
+    root = base / "proj"
+    (base / "remote").mkdir(parents=True, exist_ok=True)
+    root.mkdir(parents=True)
+    run(root, "git", "init", "-q", "-b", "main")
+    run(root, "git", "config", "user.email", "test@example.com")
+    run(root, "git", "config", "user.name", "Test")
+    run(root, "git", "config", "commit.gpgsign", "false")
+    run(root, "git", "config", "tag.gpgsign", "false")
+    run(root, DVC, "init", "-q")
+    run(root, DVC, "remote", "add", "-d", "local", "../remote")  # relative to the cwd
+    run(root, DVC, "config", "core.analytics", "false")
+    for path, text in {
+        "data/raw/wine.csv": "a,b\n1,2\n",
+        "src/pkg/prepare.py": "# prepare\n",
+        "src/pkg/package.py": "# package\n",
+        "src/pkg/features.py": "# features\n",
+        "src/pkg/other.py": "# other\n",
+        "data/prepared.csv": "a,b\n1,2\n",
+        "dvc.yaml": DVC_YAML,
+        "params.yaml": PARAMS,
+        "conf/config.yaml": "model: {C: 1.0}\n",
+        "README.md": "test repo\n",
+    }.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
+    (root / "models" / "other").mkdir(parents=True)
+    (root / "models" / "other" / "x.txt").write_text("other\n")
+    return root
+
+
+def record(root: Path, message: str, *, push: bool = True) -> str:
+    """``dvc commit`` the stages (no run), push, git commit; returns the commit sha."""
+    run(root, DVC, "commit", "-f", "-q")
+    if push:
+        run(root, DVC, "push", "-q")
+    run(root, "git", "add", "-A")
+    run(root, "git", "commit", "-q", "--allow-empty", "-m", message)
+    return run(root, "git", "rev-parse", "HEAD").strip()
+
+
+def tag(root: Path, name: str, commit: str, body: str = "") -> None:
+    run(root, "git", "tag", "-a", name, commit, "-m", f"Registering {name}\n\n{body}")
+
+
+def lock_md5(root: Path, path: str = "models/cultivar", rev: str | None = None) -> str:
+    import yaml
+
+    text = (root / "dvc.lock").read_text() if rev is None else run(root, "git", "show", f"{rev}:dvc.lock")
+    for stage in yaml.safe_load(text)["stages"].values():
+        for out in stage.get("outs", []):
+            if out["path"] == path:
+                return out["md5"]
+    raise KeyError(path)
+
+
+class Released:
+    def __init__(self, version: str, commit: str, tag: str):
+        import semver
+
+        self.version = semver.Version.parse(version)
+        self.commit = commit
+        self.tag = tag

@@ -1,0 +1,86 @@
+"""`cookiecutter --no-input` gives a ready repository: one commit, clean, DVC initialised."""
+
+import json
+import os
+import re
+import subprocess
+
+import yaml
+
+from baking import TEMPLATE, bake, git, run
+
+JINJA_LEFTOVERS = re.compile(r"\{\{|\{%|%\}")
+GITHUB_EXPRESSION = re.compile(r"\$\{\{.*?\}\}")  # `${{ secrets.X }}` in workflows is GitHub's, not Jinja's
+
+
+def jinja_leftovers(text: str) -> list[str]:
+    return [line for line in text.splitlines() if JINJA_LEFTOVERS.search(GITHUB_EXPRESSION.sub("", line))]
+STAGES = ["candidate", "staging", "canary", "production", "shadow", "deprecated", "archived"]
+
+
+def tracked_files(project):
+    return [project / name for name in git(project, "ls-files").splitlines()]
+
+
+def test_the_default_bake_is_one_clean_commit_with_dvc(tmp_path):
+    project = bake(tmp_path)
+    assert project.name == "wine-cultivar"
+    assert git(project, "rev-parse", "--abbrev-ref", "HEAD") == "main"
+    assert git(project, "rev-list", "--count", "HEAD") == "1"
+    assert re.match(r"^chore: ", git(project, "log", "-1", "--format=%s"))
+    assert git(project, "status", "--porcelain") == ""
+    assert (project / ".dvc" / "config").exists()
+    assert run(project, "dvc", "status").returncode == 0
+    assert (project / "data" / "raw" / "wine.csv.dvc").exists()
+    assert "data/raw/wine.csv" not in git(project, "ls-files").splitlines()
+
+
+def test_no_template_syntax_is_left_in_any_generated_file(tmp_path):
+    project = bake(tmp_path, project_name="Grape Lab", model_family="grape-type")
+    files = tracked_files(project)
+    assert len(files) > 20
+    leftovers = [(str(f), line) for f in files for line in jinja_leftovers(f.read_text(errors="replace"))]
+    assert leftovers == []
+    assert (project / "src" / "grape_lab" / "registry").is_dir()
+    assert yaml.safe_load((project / "dvc.yaml").read_text())["artifacts"]["grape-type"]["path"] == "models/grape-type"
+
+
+def test_the_local_remote_is_a_folder_beside_the_repo(tmp_path):
+    project = bake(tmp_path)
+    name, url = run(project, "dvc", "remote", "list").stdout.split()[:2]
+    assert (name, url) == ("local", str(tmp_path / "wine-cultivar-dvc-storage"))
+    assert run(project, "dvc", "config", "core.remote").stdout.strip() == "local"
+
+
+def test_an_s3_remote_keeps_endpoint_and_credentials_out_of_git(tmp_path):
+    project = bake(tmp_path, dvc_remote="s3", s3_url="s3://team-models/wine")
+    config = (project / ".dvc" / "config").read_text()
+    assert "url = s3://team-models/wine" in config
+    assert "endpoint" not in config and "secret" not in config
+    (project / ".dvc" / "config.local").write_text("['remote \"storage\"']\n    endpointurl = http://127.0.0.1:1\n")
+    assert git(project, "status", "--porcelain") == ""
+    assert "dvc-s3" in (project / "pyproject.toml").read_text()
+
+
+def test_answers_are_recorded_for_template_updates(tmp_path):
+    project = bake(tmp_path, model_family="grape")
+    answers = json.loads((project / ".cookiecutter.json").read_text())
+    assert answers["model_family"] == "grape" and answers["package"] == "wine_cultivar"
+    assert answers["_template"] == str(TEMPLATE)
+    assert "_output_dir" not in answers
+
+
+def test_the_gto_file_lists_the_lifecycle_stages(tmp_path):
+    project = bake(tmp_path)
+    assert yaml.safe_load((project / ".gto").read_text())["stages"] == STAGES
+
+
+def test_a_machine_without_git_identity_still_gets_a_first_commit(tmp_path, capfd):
+    saved = {key: os.environ.pop(key) for key in list(os.environ) if key.startswith("GIT_AUTHOR") or key.startswith("GIT_COMMITTER")}
+    try:
+        assert subprocess.run(["git", "config", "user.name"], capture_output=True).returncode != 0
+        project = bake(tmp_path, author_name="Ada Lovelace", author_email="ada@example.com")
+    finally:
+        os.environ.update(saved)
+    assert git(project, "log", "-1", "--format=%an <%ae>") == "Ada Lovelace <ada@example.com>"
+    assert "git has no user configured" in capfd.readouterr().out

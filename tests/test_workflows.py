@@ -1,0 +1,296 @@
+"""The generated GitHub Actions workflows: rendered for both remotes, linted, and checked.
+
+Rendering uses the cookiecutter API with ``accept_hooks=False``: only the rendered files are
+read here (test_bake.py covers the hooks), and skipping git/dvc init keeps this module fast.
+
+Checks:
+- actionlint (tests/lint-requirements.txt, installed into .cache/lint-venv on first use);
+- structure (yaml): triggers, the commands each workflow runs, secrets only for S3;
+- the deploy workflow's tag filters, evaluated with GitHub's filter-pattern rules
+  (``github_filter_match`` below), match the real stage tags and nothing else (iterative/gto#354).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from cookiecutter.main import cookiecutter
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from s3server import ServerError, actionlint_executable  # noqa: E402
+
+TEMPLATE = Path(__file__).resolve().parents[1]
+WORKFLOWS = ("pr.yml", "release.yml", "deploy.yml")
+
+
+# --------------------------------------------------------------------------- GitHub filter patterns
+
+
+def _filter_regex(pattern: str) -> re.Pattern:
+    """Translate one GitHub Actions filter pattern (branches/tags/paths) into a regex.
+
+    Per GitHub's "Filter pattern cheat sheet": ``*`` matches zero or more characters but not
+    ``/``; ``**`` zero or more of any character; ``?`` zero or one of the preceding character;
+    ``+`` one or more of the preceding character; ``[]`` one character listed or in a range
+    (a-z, A-Z, 0-9); ``\\`` escapes the next character. Everything else, ``#`` and ``@``
+    included, is literal. (A leading ``!`` is handled by ``github_filter_match``.)
+    """
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\" and i + 1 < n:
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+        elif c == "*":
+            if pattern.startswith("**", i):
+                out.append(".*")
+                i += 2
+            else:
+                out.append("[^/]*")
+                i += 1
+        elif c in "?+":
+            if not out or out[-1] in (".*", "[^/]*"):
+                raise ValueError(f"{c!r} with nothing to repeat in {pattern!r}")
+            out[-1] = f"(?:{out[-1]}){c}"
+            i += 1
+        elif c == "[":
+            end = pattern.find("]", i + 1)
+            if end == -1:
+                raise ValueError(f"unclosed '[' in {pattern!r}")
+            body = pattern[i + 1:end]
+            if not re.fullmatch(r"(?:[a-z]-[a-z]|[A-Z]-[A-Z]|[0-9]-[0-9]|[^\]\-])+", body):
+                raise ValueError(f"bad character class [{body}] in {pattern!r}")
+            out.append("[" + "".join(ch if ch == "-" else re.escape(ch) for ch in body) + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(c))
+            i += 1
+    return re.compile("".join(out))
+
+
+def github_filter_match(patterns: list[str], name: str) -> bool:
+    """Whether ``name`` passes a GitHub ``branches``/``tags`` filter list.
+
+    Patterns apply in order: a pattern starting with ``!`` negates the earlier positive matches,
+    a later positive pattern can include the name again.
+    """
+    matched = False
+    for pattern in patterns:
+        if pattern.startswith("!"):
+            if _filter_regex(pattern[1:]).fullmatch(name):
+                matched = False
+        elif _filter_regex(pattern).fullmatch(name):
+            matched = True
+    return matched
+
+
+@pytest.mark.parametrize(
+    "pattern, matches, misses",
+    [  # the examples of GitHub's cheat sheet, and the characters of our tags
+        ("feature/*", ["feature/my-branch", "feature/your-branch"], ["feature/a/b", "feature"]),
+        ("feature/**", ["feature/beta-a/my-branch", "feature/your-branch", "feature/mona/the/octocat"], []),
+        ("*", ["main", "releases"], ["main/x"]),
+        ("**", ["all/the/branches", "every/tag"], []),
+        ("*feature", ["mona-feature", "feature", "ver-10-feature"], ["feature-x"]),
+        ("v2*", ["v2", "v2.0", "v2.9"], ["v3"]),
+        ("v[12].[0-9]+.[0-9]+", ["v1.10.1", "v2.0.0"], ["v3.0.0", "v1.0", "v1.x.0"]),
+        ("Octoc?t", ["Octoct", "Octot"], ["Octocct"]),  # zero or one of the PRECEDING char
+        ("**.jsx?", ["page.js", "page.jsx", "a/b.js"], ["page.jsxx"]),
+        ("a\\*b", ["a*b"], ["axb"]),
+        ("m#production#[0-9]+", ["m#production#1", "m#production#12"], ["m#production#", "m#production#1x", "m@v1.0.0"]),
+        ("m@v*", ["m@v1.0.0", "m@v0.1.0"], ["m#production#1", "mm@v1.0.0"]),
+    ],
+)
+def test_filter_pattern_semantics(pattern, matches, misses):
+    for name in matches:
+        assert github_filter_match([pattern], name), (pattern, name)
+    for name in misses:
+        assert not github_filter_match([pattern], name), (pattern, name)
+
+
+def test_filter_negation_order():
+    patterns = ["releases/**", "!releases/**-alpha", "releases/keep-alpha"]
+    assert github_filter_match(patterns, "releases/10")
+    assert not github_filter_match(patterns, "releases/beta/3-alpha")
+    assert github_filter_match(patterns, "releases/keep-alpha")
+
+
+# --------------------------------------------------------------------------- rendering
+
+CASES = {
+    "local": {"dvc_remote": "local", "model_family": "cultivar", "python_version": "3.11"},
+    "s3": {"dvc_remote": "s3", "model_family": "intent", "python_version": "3.12",
+           "s3_url": "s3://ml-artifacts/wine"},
+}
+
+
+@pytest.fixture(scope="module", params=sorted(CASES))
+def rendered(request, tmp_path_factory):
+    answers = CASES[request.param]
+    out = tmp_path_factory.mktemp(f"wf-{request.param}")
+    project = Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(out),
+                                extra_context=answers, accept_hooks=False))
+    wf_dir = project / ".github" / "workflows"
+    docs = {name: (wf_dir / name).read_text() for name in WORKFLOWS}
+    return {"answers": answers, "dir": wf_dir, "text": docs,
+            "yaml": {name: yaml.safe_load(text) for name, text in docs.items()}, "project": project}
+
+
+def _on(wf: dict) -> dict:
+    return wf.get("on", wf.get(True))  # YAML 1.1 reads a bare `on` key as True
+
+
+def _runs(wf: dict) -> list[str]:
+    return [step.get("run", "") for job in wf["jobs"].values() for step in job["steps"]]
+
+
+def _uses(wf: dict) -> list[dict]:
+    return [step for job in wf["jobs"].values() for step in job["steps"] if "uses" in step]
+
+
+def _index(runs: list[str], needle: str) -> int:
+    for i, run in enumerate(runs):
+        if needle in run:
+            return i
+    raise AssertionError(f"no step runs {needle!r}:\n" + "\n---\n".join(runs))
+
+
+def test_rendered_without_leftover_template_syntax(rendered):
+    for name, text in rendered["text"].items():
+        assert "cookiecutter" not in text, f"{name}: unrendered cookiecutter variable"
+        assert "{%" not in text and "%}" not in text, f"{name}: leftover Jinja block"
+        assert text.count("${{") == text.count("}}"), f"{name}: unbalanced GitHub expressions"
+    for name in ("pr.yml", "deploy.yml"):  # both always use GitHub expressions
+        assert "${{ github." in rendered["text"][name], f"{name}: expressions eaten by Jinja"
+
+
+def test_actionlint(rendered):
+    try:
+        exe = actionlint_executable()
+    except ServerError as exc:  # the package could not be installed on this machine
+        pytest.skip(f"actionlint not installable here: {str(exc).splitlines()[0]}")
+    if exe is None:
+        pytest.skip("actionlint package installed no executable")
+    files = [str(rendered["dir"] / name) for name in WORKFLOWS]
+    proc = subprocess.run([str(exe), "-no-color", *files], capture_output=True, text=True,
+                          cwd=rendered["project"], timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_actionlint_catches_errors(tmp_path):
+    """The linter really runs: a broken workflow is reported."""
+    try:
+        exe = actionlint_executable()
+    except ServerError as exc:
+        pytest.skip(f"actionlint not installable here: {str(exc).splitlines()[0]}")
+    bad = tmp_path / ".github" / "workflows" / "bad.yml"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n"
+                   "      - run: echo ${{ github.no_such_thing }}\n")
+    proc = subprocess.run([str(exe), "-no-color", str(bad)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode != 0 and "no_such_thing" in proc.stdout
+
+
+def test_setup_is_the_projects(rendered):
+    python = rendered["answers"]["python_version"]
+    for name, wf in rendered["yaml"].items():
+        steps = _uses(wf)
+        checkout = next(s for s in steps if s["uses"].startswith("actions/checkout@"))
+        assert checkout["with"]["fetch-depth"] == 0, name
+        setup = next(s for s in steps if s["uses"].startswith("actions/setup-python@"))
+        assert str(setup["with"]["python-version"]) == python, name
+        runs = _runs(wf)
+        _index(runs, "git fetch --force --tags")  # annotated tags, not checkout's lightweight ones
+        _index(runs, "pip install -e")
+
+
+def test_pr_workflow(rendered):
+    wf = rendered["yaml"]["pr.yml"]
+    assert "pull_request" in _on(wf)
+    runs = _runs(wf)
+    assert _index(runs, "pip install -e") < _index(runs, "dvc repro") < _index(runs, "pytest")
+    if rendered["answers"]["dvc_remote"] == "s3":
+        assert _index(runs, "dvc pull") < _index(runs, "dvc repro")
+    else:
+        assert not any("dvc pull" in r for r in runs), "a local remote cannot be pulled in CI"
+
+
+def test_release_workflow(rendered):
+    wf = rendered["yaml"]["release.yml"]
+    family = rendered["answers"]["model_family"]
+    assert _on(wf)["push"]["branches"] == ["main"]
+    runs = _runs(wf)
+    assert _index(runs, "dvc repro") < _index(runs, "git diff --exit-code dvc.lock")
+    if rendered["answers"]["dvc_remote"] == "s3":
+        assert wf["permissions"]["contents"] == "write"
+        assert _index(runs, "dvc pull") < _index(runs, "dvc repro")
+        assert _index(runs, "git diff --exit-code dvc.lock") \
+            < _index(runs, f"model-registry release {family}") < _index(runs, "model-registry push")
+        assert not any("git push" in r for r in runs), "tags go out only through model-registry push"
+    else:
+        assert not any("model-registry push" in r or "git push" in r for r in runs), \
+            "with a local remote CI cannot publish artifacts, so it must not publish tags"
+
+
+def test_deploy_workflow(rendered):
+    wf = rendered["yaml"]["deploy.yml"]
+    family = rendered["answers"]["model_family"]
+    on = _on(wf)
+    assert set(on) == {"push"} and "branches" not in on["push"]
+    runs = _runs(wf)
+    resolve = _index(runs, f"model-registry resolve {family} --stage")
+    if rendered["answers"]["dvc_remote"] == "s3":
+        assert resolve < _index(runs, f"dvc artifacts get . {family}")
+    else:
+        assert resolve < _index(runs, "dvc repro")
+
+
+def test_deploy_tag_filters_match_real_tags(rendered):
+    family = rendered["answers"]["model_family"]
+    tags = _on(rendered["yaml"]["deploy.yml"])["push"]["tags"]
+    assert all("#" in t for t in tags), f"a '#' was read as a YAML comment: {tags}"
+    should = [f"{family}#production#1", f"{family}#production#12", f"{family}#production#307",
+              f"{family}#staging#3"]
+    should_not = [
+        f"{family}@v1.0.0", f"{family}@v0.1.0",            # versions are not deployments
+        f"{family}#candidate#2", f"{family}#deprecated#4", f"{family}#canary#5",
+        f"{family}#production!#3",                          # GTO unassign syntax (never written)
+        f"{family}#production#", f"{family}#production#12x", f"{family}#production#1/2",
+        f"other#production#1", f"{family}x#production#1", f"x{family}#production#1",
+    ]
+    for tag in should:
+        valid = subprocess.run(["git", "check-ref-format", f"refs/tags/{tag}"])
+        assert valid.returncode == 0, f"{tag} is not a valid git tag name"
+        assert github_filter_match(tags, tag), f"{tags} must match {tag}"
+    for tag in should_not:
+        assert not github_filter_match(tags, tag), f"{tags} must not match {tag}"
+
+
+def test_s3_credentials_only_for_s3(rendered):
+    texts = "\n".join(rendered["text"].values())
+    if rendered["answers"]["dvc_remote"] == "s3":
+        for name, wf in rendered["yaml"].items():
+            env = wf.get("env", {})
+            assert env.get("AWS_ACCESS_KEY_ID") == "${{ secrets.AWS_ACCESS_KEY_ID }}", name
+            assert env.get("AWS_SECRET_ACCESS_KEY") == "${{ secrets.AWS_SECRET_ACCESS_KEY }}", name
+        assert "secrets.AWS_ENDPOINT_URL" in texts
+    else:
+        assert "AWS_" not in texts and "secrets." not in texts
+
+
+def test_team_guide_rendered(rendered):
+    text = (rendered["project"] / "docs" / "TEAM.md").read_text()
+    family = rendered["answers"]["model_family"]
+    assert "cookiecutter" not in text and "{%" not in text
+    for needle in (".dvc/config.local", "AWS_ENDPOINT_URL", f"{family}@v*", "force", "deletion",
+                   "promote", "--push", "release.yml", "deploy.yml", "git push --atomic"):
+        assert needle in text, needle
+    if rendered["answers"]["dvc_remote"] == "s3":
+        assert rendered["answers"]["s3_url"] in text

@@ -1,0 +1,34 @@
+"""Where the raw data comes from: the wine recognition data that ships with scikit-learn.
+
+Replace this with your own source, then `dvc add data/raw/<file>` and commit the .dvc file.
+Usage: python -m {{ cookiecutter.package }}.dataset data/raw/wine.csv
+"""
+
+import re
+import sys
+
+from .files import write_csv
+
+# The three cultivars of the UCI wine data, in the order of scikit-learn's class indices.
+CULTIVARS = ["barolo", "grignolino", "barbera"]
+TARGET = "cultivar"
+
+
+def column_name(feature: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", feature.lower()).strip("_")
+
+
+def write_wine_csv(path: str) -> None:
+    from sklearn.datasets import load_wine
+
+    wine = load_wine()
+    columns = [column_name(feature) for feature in wine.feature_names]
+    rows = [
+        {**{column: repr(float(value)) for column, value in zip(columns, features)}, TARGET: CULTIVARS[label]}
+        for features, label in zip(wine.data, wine.target)
+    ]
+    write_csv(path, rows, columns + [TARGET])
+
+
+if __name__ == "__main__":
+    write_wine_csv(sys.argv[1])
