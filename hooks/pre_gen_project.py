@@ -5,10 +5,8 @@ non-zero; cookiecutter then removes the half-made project folder.
 """
 
 import keyword
-import os
 import re
 import sys
-from pathlib import Path
 
 ANSWERS = {
     "project": {{ cookiecutter.project | tojson }},
@@ -18,7 +16,6 @@ ANSWERS = {
     "s3_url": {{ cookiecutter.s3_url | tojson }},
     "python_version": {{ cookiecutter.python_version | tojson }},
 }
-OUTPUT_DIR = {{ cookiecutter._output_dir | tojson }}
 
 SLUG = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 FAMILY = re.compile(r"[a-z0-9]([a-z0-9_-]*[a-z0-9])?")
@@ -70,25 +67,12 @@ def problems(answers: dict) -> list[str]:
     return found
 
 
-def remove_empty_parents(project_dir: Path, output_dir: Path) -> None:
-    """A project name with '/' made nested folders: remove the empty ones cookiecutter leaves."""
-    for parent in project_dir.parents:
-        if parent == output_dir or output_dir not in parent.parents:
-            return
-        try:
-            parent.rmdir()
-        except OSError:
-            return
-
-
 def main() -> int:
     found = problems(ANSWERS)
     if not found:
         return 0
     for line in found:
         print(f"error: {line}", file=sys.stderr)
-    if "/" in ANSWERS["project"] or ".." in ANSWERS["project"]:
-        remove_empty_parents(Path(os.getcwd()).resolve(), Path(OUTPUT_DIR).resolve())
     return 1
 
 

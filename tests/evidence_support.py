@@ -13,7 +13,7 @@ import sys
 import types
 from pathlib import Path
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "{{cookiecutter.project}}"
+TEMPLATE = Path(__file__).resolve().parents[1] / "{{cookiecutter.__project_folder}}"
 REGISTRY_DIR = TEMPLATE / "src" / "{{cookiecutter.package}}" / "registry"
 PYTHON_BIN = Path(sys.executable).parent
 DVC = str(PYTHON_BIN / "dvc") if (PYTHON_BIN / "dvc").exists() else "dvc"

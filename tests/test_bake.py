@@ -47,9 +47,9 @@ def test_no_template_syntax_is_left_in_any_generated_file(tmp_path):
 
 def test_the_local_remote_is_a_folder_beside_the_repo(tmp_path):
     project = bake(tmp_path)
-    name, url = run(project, "dvc", "remote", "list").stdout.split()[:2]
-    assert (name, url) == ("local", str(tmp_path / "wine-cultivar-dvc-storage"))
     assert run(project, "dvc", "config", "core.remote").stdout.strip() == "local"
+    url = run(project, "dvc", "config", "remote.local.url").stdout.strip()
+    assert url == str(tmp_path / "wine-cultivar-dvc-storage")
 
 
 def test_an_s3_remote_keeps_endpoint_and_credentials_out_of_git(tmp_path):

@@ -50,11 +50,13 @@ def test_the_bundle_describes_its_interface_and_behaviour(reproduced):
 
 
 def test_a_second_repro_changes_nothing(reproduced):
+    """Only `propose` runs again (it always does, and writes nothing but its report)."""
     lock = (reproduced / "dvc.lock").read_bytes()
     done = run(reproduced, "dvc", "repro")
-    assert ran_stages(done.stdout) == []
-    assert "Data and pipelines are up to date." in done.stdout
+    assert ran_stages(done.stdout) == ["propose"]
+    assert "cultivar: MINOR → v0.1.0 (first release)" in done.stdout
     assert (reproduced / "dvc.lock").read_bytes() == lock
+    assert run(reproduced, "dvc", "status").stdout.split() == ["propose:", "always", "changed"]
 
 
 def test_the_generated_projects_own_tests_pass(reproduced):
@@ -70,13 +72,13 @@ def test_hydra_config_drives_repro_and_exp_run(tmp_path):
 
     conf = project / "conf" / "model" / "logistic_regression.yaml"
     conf.write_text(conf.read_text().replace("C: 1.0", "C: 0.05"))
-    assert ran_stages(run(project, "dvc", "repro").stdout) == ["config", "train", "evaluate", "package"]
+    assert ran_stages(run(project, "dvc", "repro").stdout) == ["config", "train", "evaluate", "package", "propose"]
     diff = run(project, "dvc", "params", "diff").stdout
     assert "model.C" in diff and "0.05" in diff and "data." not in diff
     git(project, "commit", "-qam", "feat: stronger regularisation")
 
     done = run(project, "dvc", "exp", "run", "-S", "model.C=0.02")
-    assert ran_stages(done.stdout) == ["config", "train", "evaluate", "package"]
+    assert ran_stages(done.stdout) == ["config", "train", "evaluate", "package", "propose"]
     assert yaml.safe_load((project / "params.yaml").read_text())["model"]["C"] == 0.02
     assert lock_stage(project, "train")["params"]["params.yaml"]["model"]["C"] == 0.02
 

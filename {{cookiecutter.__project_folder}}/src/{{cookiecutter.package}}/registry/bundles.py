@@ -348,6 +348,8 @@ def workspace_matches_lock(repo) -> list[str]:
     for target, changes in sorted(status.items()):
         target = _relative_target(repo, target)
         for change in changes:
+            if change == "always changed":  # the propose stage: it writes nothing
+                continue
             if isinstance(change, str):
                 problems.append(f"{target}: {change}")
                 continue

@@ -28,7 +28,10 @@ from .bundles import (
 )
 from .errors import RegistryError
 
-TRUSTED = ["numpy.dtype"]
+# The reviewed types outside skops' defaults, the same list as the pipeline's bundle.py
+# (the registry is self-contained, so it keeps its own copy): numpy.dtype for any
+# Pipeline + LabelEncoder, sklearn's Tree for the random_forest option. Never read from the file.
+TRUSTED = ["numpy.dtype", "sklearn.tree._tree.Tree"]
 _NUMERIC = {"float", "int", "integer", "number", "double", "bool", "boolean"}
 
 
@@ -131,6 +134,6 @@ def load_version(repo, family: str, version: str, commit: str, bundle_path: str,
     except Exception as exc:  # untrusted types or a malformed file
         raise RegistryError(f"{label}: cannot load {MODEL_FILE} safely: {exc}") from exc
     if not isinstance(loaded, dict) or "pipeline" not in loaded or "label_encoder" not in loaded:
-        raise RegistryError(f'{label}: {MODEL_FILE} must hold {{"pipeline", "label_encoder"}}')
+        raise RegistryError(f"{label}: {MODEL_FILE} must hold a dict with pipeline and label_encoder")
     return Predictor(family, version, loaded["pipeline"], loaded["label_encoder"], signature,
                      commit=commit, md5=recorded_md5)
