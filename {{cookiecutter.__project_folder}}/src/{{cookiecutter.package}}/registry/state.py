@@ -40,20 +40,12 @@ def iso(ts: int) -> str:
     return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass
-class VersionInfo:
-    family: str
-    version: "semver.Version"
-    tag: str
-    commit: str
-    time: int
-    tagger: str
-    message: str
-    _meta: Optional[dict] = None
+class Annotated:
+    """A tag record whose message carries the registry's YAML (who, why, provenance)."""
 
-    @property
-    def vstring(self) -> str:
-        return "v" + str(self.version)
+    message: str
+    tagger: str
+    _meta: Optional[dict]
 
     @property
     def meta(self) -> dict:
@@ -67,7 +59,23 @@ class VersionInfo:
 
 
 @dataclass
-class StageEvent:
+class VersionInfo(Annotated):
+    family: str
+    version: "semver.Version"
+    tag: str
+    commit: str
+    time: int
+    tagger: str
+    message: str
+    _meta: Optional[dict] = None
+
+    @property
+    def vstring(self) -> str:
+        return "v" + str(self.version)
+
+
+@dataclass
+class StageEvent(Annotated):
     family: str
     stage: str
     counter: int
@@ -82,16 +90,6 @@ class StageEvent:
     @property
     def key(self):
         return (self.time, self.tag)
-
-    @property
-    def meta(self) -> dict:
-        if self._meta is None:
-            self._meta = parse_annotation(self.message)
-        return self._meta
-
-    @property
-    def by(self) -> str:
-        return str(self.meta.get("by") or self.tagger)
 
     @property
     def label(self) -> str:
