@@ -168,11 +168,16 @@ def add_release(sub):
     p.add_argument("--bump", choices=["major", "minor", "patch"])
     p.add_argument("--force", action="store_true")
     p.add_argument("--reason")
+    p.add_argument("--if-changed", action="store_true",
+                   help="exit 0, writing nothing, when the bundle is identical to a released version (CI on every merge)")
     return p
 
 
 def cmd_release(args) -> int:
     proposal = derive_proposal(args.repo, args.family, args)
+    if args.if_changed and proposal.identical_to:
+        print(f"{args.family}: the bundle is identical to {proposal.identical_to}: nothing to release")
+        return 0
     res = api.release(args.repo, args.family, proposal, args.bump, args.force, args.reason,
                       preflight=release_preflight(args))
     _print_result(res)
@@ -361,8 +366,30 @@ def cmd_diff(args) -> int:
     return 0
 
 
+def add_serve(sub):
+    p = sub.add_parser("serve", help="predict JSON records from stdin with the version a tag names")
+    p.add_argument("family")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--stage", default="production")
+    which.add_argument("--version")
+    return p
+
+
+def cmd_serve(args) -> int:
+    try:
+        records = json.load(sys.stdin)
+    except json.JSONDecodeError as exc:
+        raise RegistryError(f"stdin is not JSON ({exc}): give a list of records, one object per input")
+    if isinstance(records, dict):
+        records = [records]
+    model = api.load_model(args.family, stage=args.stage, version=args.version, repo=args.repo)
+    _print_json({"family": args.family, "version": model.version, "predictions": model.predict(records)})
+    return 0
+
+
 # name -> (add_parser, handler)
 COMMANDS: Dict[str, tuple] = {
+    "serve": (add_serve, cmd_serve),
     "propose": (add_propose, cmd_propose),
     "verify": (add_verify, cmd_verify),
     "diff": (add_diff, cmd_diff),
