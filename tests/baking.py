@@ -37,3 +37,63 @@ def ran_stages(repro_output: str) -> list[str]:
 
 def git(project: Path, *args: str) -> str:
     return run(project, "git", *args).stdout.strip()
+
+
+# ---- helpers for the registry tests on baked projects ---------------------------------------
+
+
+def package_of(project: Path) -> str:
+    """The Python package a baked project was generated with (from `.cookiecutter.json`)."""
+    import json
+
+    return json.loads((project / ".cookiecutter.json").read_text())["package"]
+
+
+def registry(project: Path, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`python -m <package>.registry <args>` in ``project``, as a user runs it."""
+    return run(project, sys.executable, "-m", f"{package_of(project)}.registry", *args, check=check, env=env)
+
+
+def commit_all(project: Path, message: str) -> str:
+    """`git add -A && git commit -m <message>`; returns the new commit."""
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", message)
+    return git(project, "rev-parse", "HEAD")
+
+
+def tag_refs(project: Path) -> str:
+    """Every tag with its object and target: anything a registry command could change."""
+    return git(project, "for-each-ref", "--format=%(refname) %(objectname) %(*objectname) %(taggerdate:raw)",
+               "refs/tags")
+
+
+def tag_yaml(project: Path, tag: str) -> dict:
+    """The YAML after the first line of a registry tag's annotation."""
+    import yaml
+
+    text = git(project, "tag", "-l", "--format=%(contents)", tag)
+    return yaml.safe_load(text.partition("\n")[2]) or {}
+
+
+def copy_project(source: Path, dest: Path, storage: Path | None = None) -> Path:
+    """A full copy of a baked project (DVC cache included). With ``storage``, the copy's local DVC
+    remote is that folder (through the git-ignored `.dvc/config.local`)."""
+    import shutil
+
+    shutil.copytree(source, dest, symlinks=True)
+    if storage is not None:
+        storage.mkdir(parents=True, exist_ok=True)
+        run(dest, "dvc", "remote", "modify", "--local", "local", "url", str(storage))
+    return dest
+
+
+def model_registry_on_path(project: Path, bin_dir: Path) -> dict:
+    """The project's environment with a `model-registry` executable on PATH, as
+    `pip install -e .` would give: a shim running `python -m <package>.registry "$@"`."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    shim = bin_dir / "model-registry"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m {package_of(project)}.registry "$@"\n')
+    shim.chmod(0o755)
+    env = project_env(project)
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    return env

@@ -32,7 +32,8 @@ def isolated_environment(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def reproduced(tmp_path_factory):
-    """One default project, baked and reproduced, shared by tests that only read it."""
+    """One default project, baked and reproduced, not committed: shared by tests that only read
+    it. A test that changes anything works on `baking.copy_project` of it."""
     project = bake(tmp_path_factory.mktemp("reproduced"))
     run(project, "dvc", "repro")
     return project

@@ -4,7 +4,7 @@ import json
 
 import yaml
 
-from baking import bake, git, ran_stages, run
+from baking import bake, copy_project, git, ran_stages, run
 
 FAMILY = "cultivar"
 BUNDLE_FILES = {"model.skops", "signature.json", "fingerprint.json", "card.json"}
@@ -84,12 +84,14 @@ def test_hydra_config_drives_repro_and_exp_run(tmp_path):
 
 
 def test_push_then_a_fresh_clone_pulls_the_same_bundle(reproduced, tmp_path):
-    git(reproduced, "add", "--all")
-    git(reproduced, "commit", "-qm", "feat: first model")
-    run(reproduced, "dvc", "push")
+    project = copy_project(reproduced, tmp_path / "project", storage=tmp_path / "storage")
+    git(project, "add", "--all")
+    git(project, "commit", "-qm", "feat: first model")
+    run(project, "dvc", "push")
     clone = tmp_path / "clone"
-    run(tmp_path, "git", "clone", "-q", str(reproduced), str(clone))
+    run(tmp_path, "git", "clone", "-q", str(project), str(clone))
     assert not (clone / "models" / FAMILY).exists()
+    run(clone, "dvc", "remote", "modify", "--local", "local", "url", str(tmp_path / "storage"))
     run(clone, "dvc", "pull")
     for name in BUNDLE_FILES:
-        assert (clone / "models" / FAMILY / name).read_bytes() == (reproduced / "models" / FAMILY / name).read_bytes()
+        assert (clone / "models" / FAMILY / name).read_bytes() == (project / "models" / FAMILY / name).read_bytes()

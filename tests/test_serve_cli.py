@@ -49,5 +49,16 @@ def test_release_if_changed_writes_nothing_for_an_identical_bundle(released):
     refused = registry(released, "release", FAMILY, check=False)
     assert refused.returncode == 2 and "identical to v0.1.0" in refused.stderr
     done = registry(released, "release", FAMILY, "--if-changed")
-    assert "identical to v0.1.0: nothing to release" in done.stdout
+    assert "cultivar bundle is identical to v0.1.0: nothing to release" in done.stdout
+    assert git(released, "for-each-ref", "refs/tags") == tags
+
+
+def test_release_if_changed_still_refuses_a_dirty_workspace(released):
+    tags = git(released, "for-each-ref", "refs/tags")
+    (released / "notes.txt").write_text("not committed\n")
+    try:
+        done = registry(released, "release", FAMILY, "--if-changed", check=False)
+    finally:
+        (released / "notes.txt").unlink()
+    assert done.returncode == 2 and "uncommitted changes" in done.stderr
     assert git(released, "for-each-ref", "refs/tags") == tags

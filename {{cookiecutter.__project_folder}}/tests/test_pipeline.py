@@ -6,7 +6,7 @@ import pytest
 
 from {{ cookiecutter.package }}.bundle import load_model_file, predict
 from {{ cookiecutter.package }}.config import compose
-from {{ cookiecutter.package }}.data import feature_matrix, labels, split
+from {{ cookiecutter.package }}.data import check_columns, feature_matrix, labels, split
 from {{ cookiecutter.package }}.dataset import write_wine_csv
 from {{ cookiecutter.package }}.files import read_csv
 from {{ cookiecutter.package }}.package import write_bundle
@@ -56,3 +56,8 @@ def test_the_bundle_round_trips_with_its_signature_and_fingerprint(trained):
     probe = fingerprint["probe"]
     assert predict(reloaded, feature_matrix(probe, params["data"]["features"])) == fingerprint["predictions"]
     assert card["metrics"] == {"accuracy": 1.0} and card["family"] == params["family"]
+
+
+def test_a_feature_missing_from_the_data_is_refused_before_training():
+    with pytest.raises(SystemExit, match="data/raw/wine.csv has no column 'colour'"):
+        check_columns([{"alcohol": "13.2", "cultivar": "barolo"}], ["alcohol", "colour", "cultivar"], "data/raw/wine.csv")

@@ -27,9 +27,16 @@ def split(rows: list[dict], target: str, test_size: float, seed: int) -> tuple[l
     return train_test_split(rows, test_size=test_size, random_state=seed, stratify=labels)
 
 
+def check_columns(rows: list[dict], columns: list[str], source: str) -> None:
+    missing = [name for name in columns if rows and name not in rows[0]]
+    if missing:
+        raise SystemExit(f"error: {source} has no column {', '.join(map(repr, missing))}: fix data.features/data.target in conf/data/")
+
+
 def main() -> None:
     data = read_params()["data"]
     rows = read_csv(data["raw"])
+    check_columns(rows, data["features"] + [data["target"]], data["raw"])
     columns = data["features"] + [data["target"]]
     train, test = split(rows, data["target"], data["test_size"], data["split_seed"])
     write_csv(f"{PREPARED}/train.csv", train, columns)

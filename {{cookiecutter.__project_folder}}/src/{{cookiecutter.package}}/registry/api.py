@@ -148,9 +148,9 @@ def load_model(family: str, stage: Optional[str] = "production", version: Option
 
 def release(repo: RepoLike = None, family: str = None, proposal=None,
             bump_override: Optional[str] = None, force: bool = False,
-            reason: Optional[str] = None, preflight=None) -> Result:
+            reason: Optional[str] = None, preflight=None, if_changed: bool = False) -> Result:
     return lifecycle.release(open_repo(repo), family, proposal, bump_override, force, reason,
-                             preflight=preflight)
+                             preflight=preflight, if_changed=if_changed)
 
 
 def promote(repo: RepoLike = None, family: str = None, version: str = None,

@@ -175,11 +175,8 @@ def add_release(sub):
 
 def cmd_release(args) -> int:
     proposal = derive_proposal(args.repo, args.family, args)
-    if args.if_changed and proposal.identical_to:
-        print(f"{args.family}: the bundle is identical to {proposal.identical_to}: nothing to release")
-        return 0
     res = api.release(args.repo, args.family, proposal, args.bump, args.force, args.reason,
-                      preflight=release_preflight(args))
+                      preflight=release_preflight(args), if_changed=args.if_changed)
     _print_result(res)
     return 0
 

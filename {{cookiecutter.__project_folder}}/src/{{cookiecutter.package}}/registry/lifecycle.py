@@ -164,20 +164,28 @@ def next_version(current: Optional["semver.Version"], bump: Optional[str],
 def release(repo: Repo, family: str, proposal, bump_override: Optional[str] = None,
             force: bool = False, reason: Optional[str] = None,
             preflight: Optional[Callable[[Repo], None]] = None,
-            commit: str = "HEAD") -> Result:
+            commit: str = "HEAD", if_changed: bool = False) -> Result:
     """Write ``<family>@vX.Y.Z`` (+ ``<family>#candidate#N`` when the gates passed).
 
     ``proposal`` has ``family``, ``bump``, ``reasons``, ``identical_to``, ``provenance``,
     ``gates_passed`` and ``gate_report``. ``preflight(repo)`` runs extra checks (DVC status)
-    and raises RegistryError to refuse.
+    and raises RegistryError to refuse. ``if_changed``: an identical bundle is not an error
+    but a release of nothing (for CI on every merge); every other check still applies.
     """
     validate_family(family)
     if getattr(proposal, "family", family) != family:
         raise RegistryError(f"proposal is for family {proposal.family!r}, not {family!r}")
+    # The workspace first: a proposal read from an uncommitted or unreproduced workspace says
+    # nothing about what would be tagged.
+    if gitrefs.porcelain_status(repo.toplevel).strip():
+        raise RegistryError("the workspace has uncommitted changes: commit them first")
+    if preflight is not None:
+        preflight(repo)
     if getattr(proposal, "identical_to", None):
-        raise RegistryError(
-            f"the {family} bundle is identical to {proposal.identical_to}: nothing to release"
-        )
+        nothing = f"the {family} bundle is identical to {proposal.identical_to}: nothing to release"
+        if if_changed:
+            return Result("release", family, version=proposal.identical_to, messages=[nothing])
+        raise RegistryError(nothing)
     if bump_override is not None and bump_override not in BUMPS:
         raise RegistryError(f"invalid bump {bump_override!r}: expected major, minor or patch")
     if force and not reason:
@@ -200,10 +208,6 @@ def release(repo: Repo, family: str, proposal, bump_override: Optional[str] = No
     highest = fam.highest() if fam else None
     if highest is not None and bump is None:
         raise RegistryError(f"no change to release for {family} (no bump derived)")
-    if gitrefs.porcelain_status(repo.toplevel).strip():
-        raise RegistryError("the workspace has uncommitted changes: commit them first")
-    if preflight is not None:
-        preflight(repo)
     head = gitrefs.rev_parse_commit(repo.toplevel, commit)
     if head is None:
         raise RegistryError(f"no commit at {commit}: commit first")
