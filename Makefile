@@ -21,8 +21,9 @@ demo: venv ## bake the default project into a throwaway folder and run its pipel
 test: venv ## run the test suite (real cookiecutter, git, DVC and S3 server)
 	$(BIN)/python -m pytest tests
 
-bench: venv ## run the benchmarks (tables on stdout)
+bench: venv ## run the benchmarks (tables on stdout): tag commands vs GTO and DVC, pipeline times
 	$(BIN)/python benchmarks/tag_ops.py
+	$(BIN)/python benchmarks/pipeline.py
 
 clean: ## remove .venv and caches
 	rm -rf $(VENV) .cache .pytest_cache

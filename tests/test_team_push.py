@@ -129,3 +129,28 @@ def test_unknown_git_remote_is_bad_input(project):
     done = registry(project, "push", "--remote", "upstream", check=False)
     assert done.returncode == 2
     assert done.stderr.startswith("error: cannot read the tags of git remote 'upstream'"), done.stderr
+
+
+# What `git push --atomic --porcelain` printed for the loser of real races (the second shape
+# comes from two pushes reaching the server at the same instant).
+SEEN_BEFORE_SENDING = "To /srv/origin.git\n!\trefs/tags/m#production#8:refs/tags/m#production#8\t[rejected] (already exists)\nDone\n"
+SAME_INSTANT = ("To /srv/origin.git\n!\trefs/tags/m#production#8:refs/tags/m#production#8\t[remote rejected] "
+                "(atomic transaction failed) (error: cannot lock ref 'refs/tags/m#production#8': reference already exists)\nDone\n")
+HOOK_REFUSAL = "To /srv/origin.git\n!\trefs/tags/m#production#8:refs/tags/m#production#8\t[remote rejected] (pre-receive hook declined)\nDone\n"
+
+
+@pytest.mark.parametrize("porcelain", [SEEN_BEFORE_SENDING, SAME_INSTANT], ids=["seen-before-sending", "same-instant"])
+def test_both_shapes_of_a_lost_race_are_recognised(porcelain):
+    from registry_support import import_registry
+
+    import_registry()
+    from registry.publish import rejected_refs
+    assert rejected_refs(porcelain) == (["m#production#8"], [])
+
+
+def test_a_hook_refusal_is_not_mistaken_for_a_race():
+    from registry_support import import_registry
+
+    import_registry()
+    from registry.publish import rejected_refs
+    assert rejected_refs(HOOK_REFUSAL) == ([], ["m#production#8: [remote rejected] (pre-receive hook declined)"])

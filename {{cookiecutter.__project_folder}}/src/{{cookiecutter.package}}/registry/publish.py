@@ -99,6 +99,28 @@ class PushOutcome:
     detail: str = ""
 
 
+def rejected_refs(porcelain: str) -> tuple[List[str], List[str]]:
+    """From `git push --porcelain` output: the tags someone else published first, and every
+    other rejection as "<tag>: <reason>"."""
+    raced, reasons = [], []
+    for line in porcelain.splitlines():
+        parts = line.split("\t")
+        if len(parts) < 3 or parts[0] != "!":
+            continue
+        ref = parts[1].split(":")[-1].removeprefix("refs/tags/")
+        reason = parts[2]
+        if "atomic push failed" in reason:
+            continue
+        # Someone published the same tag first. Git says so as `[rejected] (already exists)`
+        # when it saw the ref before sending, or, when both pushes reach the server at the same
+        # instant, as `[remote rejected] (... cannot lock ref ...: reference already exists)`.
+        if ("[rejected]" in reason or "[remote rejected]" in reason) and any(r in reason for r in _RACE_REASONS):
+            raced.append(ref)
+        else:
+            reasons.append(f"{ref}: {reason}")
+    return raced, reasons
+
+
 def push_tags_atomically(toplevel: str, remote: str, names: List[str]) -> PushOutcome:
     """ONE ``git push --atomic`` of ``refs/tags/<name>`` for every name: all land or none."""
     refs = [f"refs/tags/{n}:refs/tags/{n}" for n in names]
@@ -108,19 +130,7 @@ def push_tags_atomically(toplevel: str, remote: str, names: List[str]) -> PushOu
         return PushOutcome(True)
     out = proc.stdout.decode("utf-8", "replace")
     err = proc.stderr.decode("utf-8", "replace")
-    raced, reasons = [], []
-    for line in out.splitlines():
-        parts = line.split("\t")
-        if len(parts) < 3 or parts[0] != "!":
-            continue
-        ref = parts[1].split(":")[-1].removeprefix("refs/tags/")
-        reason = parts[2]
-        if "atomic push failed" in reason:
-            continue
-        if "[rejected]" in reason and any(r in reason for r in _RACE_REASONS):
-            raced.append(ref)
-        else:
-            reasons.append(f"{ref}: {reason}")
+    raced, reasons = rejected_refs(out)
     if raced:
         return PushOutcome(False, raced, f"already on {remote}: {', '.join(raced)}")
     if reasons:
