@@ -25,7 +25,10 @@ bench: venv ## run the benchmarks (tables on stdout): tag commands vs GTO and DV
 	$(BIN)/python benchmarks/tag_ops.py
 	$(BIN)/python benchmarks/pipeline.py
 
+lint: venv ## ruff on the tests, the benchmarks and a freshly baked project
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/lint.sh
+
 clean: ## remove .venv and caches
 	rm -rf $(VENV) .cache .pytest_cache
 
-.PHONY: help venv demo test bench clean
+.PHONY: help venv demo test bench lint clean

@@ -122,7 +122,6 @@ def timed(cwd, args, env=None):
 def bench_size(info: dict, repeat: int, gto_repeat: int) -> list:
     repo = info["path"]
     fam = info["families"][0]
-    V = info["versions"]
     env = dict(os.environ, PYTHONPATH=str(REGISTRY_PARENT))
     ours = [sys.executable, "-m", "registry"]
     gto = tool("gto")

@@ -6,7 +6,6 @@ Everything runs real commands (cookiecutter, dvc, git, ``python -m <package>.reg
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys

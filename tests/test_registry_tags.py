@@ -114,7 +114,10 @@ def test_update_ref_transaction_all_written(tmp_path):
 def test_tagger_times_strictly_increase_within_a_second(tmp_path):
     repo = make_repo(tmp_path / "r")
     fixed = time.time()
-    r = lambda: Repo(str(repo), now=lambda: fixed)  # every command "at the same second"
+
+    def r():  # every command "at the same second"
+        return Repo(str(repo), now=lambda: fixed)
+
     commit(repo)
     reg.release(r(), "m", FakeProposal("m"))
     reg.promote(r(), "m", "0.1.0", "staging")

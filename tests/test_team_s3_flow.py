@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from baking import bake, git, project_env, run
+from baking import bake, project_env, run
 from s3server import s3_server_fixture
 from team_support import (FAMILY, add_origin, bare_origin, clone, first_release, new_version, origin_tags,
                           registry)

@@ -263,7 +263,7 @@ def test_deploy_tag_filters_match_real_tags(rendered):
         f"{family}#candidate#2", f"{family}#deprecated#4", f"{family}#canary#5",
         f"{family}#production!#3",                          # GTO unassign syntax (never written)
         f"{family}#production#", f"{family}#production#12x", f"{family}#production#1/2",
-        f"other#production#1", f"{family}x#production#1", f"x{family}#production#1",
+        "other#production#1", f"{family}x#production#1", f"x{family}#production#1",
     ]
     for tag in should:
         valid = subprocess.run(["git", "check-ref-format", f"refs/tags/{tag}"])

@@ -342,7 +342,10 @@ def promote(repo: Repo, family: str, version: str, stage: str, reason: Optional[
     if stage == "candidate" and status == "candidate":
         raise RegistryError(f"{family} {v} is already a candidate")
     problems: List[str] = []
-    ever = lambda s: fam.held(v, s)
+
+    def ever(held_stage: str) -> bool:
+        return fam.held(v, held_stage)
+
     if stage == "staging" and not (ever("candidate") or ever("staging") or ever("production")):
         problems.append(f"{family} {v} was never a candidate (candidate -> staging)")
     elif stage == "canary" and not ever("staging"):
