@@ -316,3 +316,70 @@ def test_drill_deprecates_nothing(repo):
     assert s.listing("deprecated") == []
     assert len(res.tags) == 2 and res.data["total_seconds"] >= 0
     assert [e.meta["event"] for e in s.events[-2:]] == ["drill", "drill"]
+
+
+# ---- review fixes -------------------------------------------------------------------
+
+def test_a_release_that_failed_its_gates_is_no_candidate_without_force(repo):
+    release(repo, "m", gates=False)
+    refused(repo, reg.promote, "m", "v0.1.0", "candidate", match="did not pass the candidate gates")
+    reg.promote(str(repo), "m", "v0.1.0", "candidate", reason="accepted by hand", force=True)
+    assert state(repo).status("v0.1.0") == "candidate"
+
+
+def test_under_0yz_a_minor_bump_over_major_evidence_is_not_lower(repo):
+    release(repo, "m")
+    commit(repo, "breaking change")
+    res = reg.release(str(repo), "m", FakeProposal("m", "major"), bump_override="minor")
+    assert res.version == "v0.2.0"
+
+
+def test_promoting_the_canary_version_writes_no_second_canary_tag(repo):
+    release(repo, "m")
+    to_production(repo, "m", "v0.1.0")
+    release(repo, "m")
+    reg.promote(str(repo), "m", "v0.2.0", "staging")
+    reg.promote(str(repo), "m", "v0.2.0", "canary")
+    res = reg.promote(str(repo), "m", "v0.2.0", "production")
+    assert [tag.split("#")[1] for tag in res.tags] == ["production"]
+    assert state(repo).holder("canary") == state(repo).holder("production") == "v0.2.0"
+
+
+@pytest.mark.parametrize("gate", ["high", "[0.9]", "true"])
+def test_a_production_gate_that_is_not_a_number_is_one_clear_error(repo, gate):
+    release(repo, "m")
+    commit(repo, "gates", files={"params.yaml": f"registry:\n  gates:\n    production:\n      accuracy: {gate}\n"})
+    reg.promote(str(repo), "m", "v0.1.0", "staging")
+    refused(repo, reg.promote, "m", "v0.1.0", "production", match="gates.production.accuracy in params.yaml must be a number")
+
+
+def test_production_gates_are_the_ones_committed_now_not_the_versions_own(repo):
+    commit(repo, "loose gates", files={"params.yaml": "registry:\n  gates:\n    production:\n      accuracy: 0.5\n"})
+    release(repo, "m")  # its metrics: accuracy 0.95
+    commit(repo, "stricter gates", files={"params.yaml": "registry:\n  gates:\n    production:\n      accuracy: 0.99\n"})
+    reg.promote(str(repo), "m", "v0.1.0", "staging")
+    refused(repo, reg.promote, "m", "v0.1.0", "production", match="accuracy 0.95 < 0.99")
+
+
+def test_diff_of_a_hand_written_version_tag_is_one_clear_error(repo):
+    commit(repo, "hand-made")
+    git(repo, "tag", "-a", "m@v0.1.0", "-m", "Registering artifact m version v0.1.0")
+    commit(repo, "hand-made again")
+    git(repo, "tag", "-a", "m@v0.2.0", "-m", "Registering artifact m version v0.2.0")
+    refused(repo, reg.diff, "m", "v0.1.0", "v0.2.0", match="m@v0.1.0 records no artifact path")
+
+
+def test_a_local_tag_that_differs_from_the_remote_one_is_named_when_fetching(tmp_path):
+    from registry.publish import fetch_tags
+
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(origin))
+    theirs, ours = make_repo(tmp_path / "theirs"), make_repo(tmp_path / "ours")
+    for clone, what in ((theirs, "their work"), (ours, "our work")):
+        commit(clone, what)
+        git(clone, "tag", "-a", "m#production#3", "-m", what)
+    git(theirs, "remote", "add", "origin", str(origin))
+    git(theirs, "push", "-q", "origin", "refs/tags/m#production#3")
+    git(ours, "remote", "add", "origin", str(origin))
+    with pytest.raises(RegistryError, match=r"local tag m#production#3 differs from the one on origin"):
+        fetch_tags(str(ours), "origin")

@@ -100,8 +100,8 @@ def diff(repo: RepoLike = None, family: str = None, old: str = None, new: str = 
     fam = r.family(family)
     before, after = r.version(fam, old), r.version(fam, new)
     settings = registry_settings(r.toplevel)
-    bump, reasons = compare(read_bundle_at(r.toplevel, before.commit, before.meta["path"]),
-                            read_bundle_at(r.toplevel, after.commit, after.meta["path"]),
+    bump, reasons = compare(read_bundle_at(r.toplevel, before.commit, before.bundle_path),
+                            read_bundle_at(r.toplevel, after.commit, after.bundle_path),
                             settings["agreement_threshold"], settings["metric_tolerance"])
     return {"family": family, "old": before.vstring, "new": after.vstring, "bump": bump, "reasons": reasons,
             "params": _changed(_flat(before.meta.get("params") or {}), _flat(after.meta.get("params") or {})),
@@ -137,10 +137,10 @@ def load_model(family: str, stage: Optional[str] = "production", version: Option
         if version is None:
             raise RegistryError(f"no version of {family} holds {stage}")
     info = r.version(fam, version)
-    path = info.meta.get("path")
+    path = info.bundle_path
     recorded = (info.meta.get("md5") or {}).get(path)
-    if not path or not recorded:
-        raise RegistryError(f"{info.tag} records no artifact path and md5: it was not written by model-registry release")
+    if not recorded:
+        raise RegistryError(f"{info.tag} records no md5 for {path}: it was not written by model-registry release")
     return load_version(r.toplevel, family, info.vstring, info.commit, path, recorded)
 
 

@@ -29,11 +29,8 @@ def artifacts_in_remote(toplevel: str, family: str, info, remote: str | None = N
     there is nothing to check."""
     if not (Path(toplevel) / ".dvc").is_dir():
         return None
-    path = info.meta.get("path")
-    if not path:
-        return f"{info.tag} records no artifact path"
     try:
-        missing = missing_in_remote(toplevel, info.commit, path, remote=remote)
+        missing = missing_in_remote(toplevel, info.commit, info.bundle_path, remote=remote)
     except RegistryError as error:
         return str(error)
     if missing:

@@ -196,8 +196,12 @@ def release(repo: Repo, family: str, proposal, bump_override: Optional[str] = No
         raise RegistryError(f"proposal has an invalid bump {evidence!r}")
     forced = None
     bump = evidence
+    highest = fam.highest() if fam else None
     if bump_override is not None:
-        if evidence and BUMPS.index(bump_override) < BUMPS.index(evidence):
+        # Compare the versions the bumps lead to: under 0.y.z a MAJOR and a MINOR give the same.
+        current = highest.version if highest else None
+        wanted = next_version(current, bump_override, explicit_major=(bump_override == "major"))
+        if evidence and wanted < next_version(current, evidence):
             if not force:
                 raise RegistryError(
                     f"--bump {bump_override} is lower than the evidence ({evidence}); "
@@ -205,7 +209,6 @@ def release(repo: Repo, family: str, proposal, bump_override: Optional[str] = No
                 )
             forced = {"from": evidence, "reason": reason}
         bump = bump_override
-    highest = fam.highest() if fam else None
     if highest is not None and bump is None:
         raise RegistryError(f"no change to release for {family} (no bump derived)")
     head = gitrefs.rev_parse_commit(repo.toplevel, commit)
@@ -256,8 +259,9 @@ def release(repo: Repo, family: str, proposal, bump_override: Optional[str] = No
 # ====================================================================================
 
 def _threshold_failures(repo: Repo, info: VersionInfo) -> List[str]:
-    """Compare the version's metrics with ``registry.gates.production`` in params.yaml."""
-    text = gitrefs.read_blob(repo.toplevel, info.commit, "params.yaml")
+    """Compare the version's metrics with ``registry.gates.production`` in params.yaml as
+    committed at HEAD: the gates in force now, which a version's own commit cannot loosen."""
+    text = gitrefs.read_blob(repo.toplevel, "HEAD", "params.yaml")
     if not text:
         return []
     import yaml
@@ -265,7 +269,7 @@ def _threshold_failures(repo: Repo, info: VersionInfo) -> List[str]:
     try:
         params = yaml.safe_load(text) or {}
     except yaml.YAMLError:
-        return [f"params.yaml at {info.commit[:12]} is not valid YAML"]
+        return ["params.yaml at HEAD is not valid YAML"]
     gates = (((params.get("registry") or {}) if isinstance(params, dict) else {})
              .get("gates") or {}).get("production") or {}
     if not isinstance(gates, dict):
@@ -275,6 +279,10 @@ def _threshold_failures(repo: Repo, info: VersionInfo) -> List[str]:
     for name, spec in gates.items():
         value = _lookup(metrics, name)
         lo, hi = (spec.get("min"), spec.get("max")) if isinstance(spec, dict) else (spec, None)
+        if any(bound is not None and (isinstance(bound, bool) or not isinstance(bound, (int, float)))
+               for bound in (lo, hi)):
+            raise RegistryError(f"registry.gates.production.{name} in params.yaml must be a number, "
+                                f"not {spec!r}: fix conf/registry/")
         if value is None:
             failures.append(f"metric {name} missing (needs {'>= ' + str(lo) if lo is not None else '<= ' + str(hi)})")
             continue
@@ -346,6 +354,9 @@ def promote(repo: Repo, family: str, version: str, stage: str, reason: Optional[
     def ever(held_stage: str) -> bool:
         return fam.held(v, held_stage)
 
+    gates = info.meta.get("gates")
+    if stage == "candidate" and isinstance(gates, dict) and gates.get("passed") is False:
+        problems.append(f"{family} {v} did not pass the candidate gates at release")
     if stage == "staging" and not (ever("candidate") or ever("staging") or ever("production")):
         problems.append(f"{family} {v} was never a candidate (candidate -> staging)")
     elif stage == "canary" and not ever("staging"):
@@ -379,7 +390,7 @@ def promote(repo: Repo, family: str, version: str, stage: str, reason: Optional[
     tags = []
     res = Result("promote", family, version=v)
     canary = fam.holder("canary") if stage == "production" else None
-    if canary is not None:
+    if canary is not None and canary != v:
         # no split may remain: canary := the new production version (written first so the
         # version's status stays "production")
         tags.append(_stage_tag(repo, fam, info, "canary", n, "promote", by,

@@ -19,6 +19,7 @@ Only git is used at import time; DVC is imported when artifacts are pushed or ch
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional
 
@@ -78,12 +79,13 @@ def remote_tag_objects(toplevel: str, remote: str) -> Dict[str, str]:
 
 def fetch_tags(toplevel: str, remote: str) -> None:
     """``git fetch <remote> 'refs/tags/*:refs/tags/*'``: never overwrites a local tag."""
-    proc = gitrefs.git(toplevel, "fetch", "--quiet", "--no-tags", remote, "refs/tags/*:refs/tags/*",
+    proc = gitrefs.git(toplevel, "fetch", "--no-tags", remote, "refs/tags/*:refs/tags/*",
                        check=False, env=_git_env())
     if proc.returncode != 0:
         err = proc.stderr.decode("utf-8", "replace")
-        clobber = [ln.split()[-4] for ln in err.splitlines() if "would clobber existing tag" in ln
-                   and len(ln.split()) >= 4]
+        # e.g. " ! [rejected]   m#production#3 -> m#production#3  (would clobber existing tag)"
+        clobber = [match.group(1) for ln in err.splitlines() if "would clobber existing tag" in ln
+                   for match in [re.search(r"\]\s+(\S+)\s+->", ln)] if match]
         if clobber:
             raise RegistryError(
                 f"local tag {clobber[0]} differs from the one on {remote}: yours was never "
@@ -154,11 +156,10 @@ def delete_local_tags(toplevel: str, names: List[str]) -> None:
 # ---- DVC: push a version's artifacts and check they are there -----------------------
 
 def _bundle_path(info: VersionInfo) -> str:
-    path = info.meta.get("path")
-    if not path:
-        raise RegistryError(f"{info.tag} records no artifact path: it was not written by "
-                            "model-registry release; nothing published")
-    return path
+    try:
+        return info.bundle_path
+    except RegistryError as error:
+        raise RegistryError(f"{error}; nothing published") from None
 
 
 def missing_artifacts(toplevel: str, versions: List[VersionInfo],

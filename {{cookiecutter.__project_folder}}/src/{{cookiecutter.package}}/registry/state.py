@@ -15,6 +15,7 @@ from typing import Dict, Iterable, List, Optional
 
 import semver
 
+from .errors import RegistryError
 from .gitrefs import TagRecord
 from .tags import DEFAULT_STAGES, StageTagName, VersionTagName, parse_tag
 
@@ -72,6 +73,14 @@ class VersionInfo(Annotated):
     @property
     def vstring(self) -> str:
         return "v" + str(self.version)
+
+    @property
+    def bundle_path(self) -> str:
+        """The artifact path the release recorded; tags not written by `release` have none."""
+        path = self.meta.get("path")
+        if not path:
+            raise RegistryError(f"{self.tag} records no artifact path: it was not written by model-registry release")
+        return path
 
 
 @dataclass
