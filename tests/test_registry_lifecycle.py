@@ -383,3 +383,23 @@ def test_a_local_tag_that_differs_from_the_remote_one_is_named_when_fetching(tmp
     git(ours, "remote", "add", "origin", str(origin))
     with pytest.raises(RegistryError, match=r"local tag m#production#3 differs from the one on origin"):
         fetch_tags(str(ours), "origin")
+
+
+def test_a_drill_that_fails_after_rolling_back_says_so_and_how_to_restore(repo):
+    release(repo, "m")
+    to_production(repo, "m", "v0.1.0")
+    release(repo, "m")
+    to_production(repo, "m", "v0.2.0")
+    n = state(repo).next_counter
+    # A lightweight tag is invisible to every reader but blocks the roll-forward's tag name.
+    git(repo, "tag", f"m#production#{n + 1}")
+    with pytest.raises(RegistryError) as failure:
+        reg.drill(str(repo), "m")
+    message = str(failure.value)
+    assert "\n" not in message and "the drill stopped after rolling back" in message
+    assert state(repo).holder("production") == "v0.1.0"
+    restore = message.split("`")[1].split()
+    assert restore[:5] == ["model-registry", "promote", "m", "v0.2.0", "production"]
+    git(repo, "tag", "-d", f"m#production#{n + 1}")  # the cause, removed
+    reg.promote(str(repo), "m", "v0.2.0", "production", reason="drill aborted")
+    assert state(repo).holder("production") == "v0.2.0"

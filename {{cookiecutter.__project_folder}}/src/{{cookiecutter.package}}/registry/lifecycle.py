@@ -525,24 +525,30 @@ def drill(repo: Repo, family: str, reason: Optional[str] = None) -> Result:
                           fam.next_counter)
     written += repo.write(family, tags)
     timings.append(("roll back", _time.perf_counter() - t0))
-    t1 = _time.perf_counter()
-    repo.reload()
-    fam2 = repo.family(family)
-    got = fam2.holder("production")
-    timings.append(("verify", _time.perf_counter() - t1))
-    if got != prev:
-        raise RegistryError(f"drill failed: production resolves to {got}, expected {prev}")
-    t2 = _time.perf_counter()
-    tags = _rollback_tags(repo, fam2, fam2.get(current), prev, "drill", by,
-                          reason + " (forward)", fam2.next_counter)
-    written += repo.write(family, tags)
-    timings.append(("roll forward", _time.perf_counter() - t2))
-    t3 = _time.perf_counter()
-    repo.reload()
-    got = repo.family(family).holder("production")
-    timings.append(("verify", _time.perf_counter() - t3))
-    if got != current:
-        raise RegistryError(f"drill failed: production resolves to {got}, expected {current}")
+    try:  # production is on the previous version now: a failure must say so, and how to undo it
+        t1 = _time.perf_counter()
+        repo.reload()
+        fam2 = repo.family(family)
+        got = fam2.holder("production")
+        timings.append(("verify", _time.perf_counter() - t1))
+        if got != prev:
+            raise RegistryError(f"drill failed: production resolves to {got}, expected {prev}")
+        t2 = _time.perf_counter()
+        tags = _rollback_tags(repo, fam2, fam2.get(current), prev, "drill", by,
+                              reason + " (forward)", fam2.next_counter)
+        written += repo.write(family, tags)
+        timings.append(("roll forward", _time.perf_counter() - t2))
+        t3 = _time.perf_counter()
+        repo.reload()
+        got = repo.family(family).holder("production")
+        timings.append(("verify", _time.perf_counter() - t3))
+        if got != current:
+            raise RegistryError(f"drill failed: production resolves to {got}, expected {current}")
+    except RegistryError as error:
+        raise RegistryError(
+            f"{error}; the drill stopped after rolling back, so production may still be {prev}: "
+            f"restore it with `model-registry promote {family} {current} production --reason \"drill aborted\"`"
+        ) from None
     total = _time.perf_counter() - t0
     res = Result("drill", family, written, current)
     res.data["timings"] = {name + (f" {i}" if name == "verify" else ""): round(s, 4)
