@@ -101,9 +101,12 @@ class PushOutcome:
     detail: str = ""
 
 
-def rejected_refs(porcelain: str) -> tuple[List[str], List[str]]:
-    """From `git push --porcelain` output: the tags someone else published first, and every
-    other rejection as "<tag>: <reason>"."""
+def rejected_refs(porcelain: str, stderr: str = "") -> tuple[List[str], List[str]]:
+    """From `git push --porcelain` output (and its stderr): the tags someone else published
+    first, and every other rejection as "<tag>: <reason>"."""
+    # When both pushes reach the server at the same instant, the porcelain line only says
+    # `[remote rejected] (atomic transaction failed)`; the server's stderr says why.
+    locked = set(re.findall(r"cannot lock ref 'refs/tags/([^']+)': reference already exists", stderr))
     raced, reasons = [], []
     for line in porcelain.splitlines():
         parts = line.split("\t")
@@ -113,10 +116,10 @@ def rejected_refs(porcelain: str) -> tuple[List[str], List[str]]:
         reason = parts[2]
         if "atomic push failed" in reason:
             continue
-        # Someone published the same tag first. Git says so as `[rejected] (already exists)`
-        # when it saw the ref before sending, or, when both pushes reach the server at the same
-        # instant, as `[remote rejected] (... cannot lock ref ...: reference already exists)`.
-        if ("[rejected]" in reason or "[remote rejected]" in reason) and any(r in reason for r in _RACE_REASONS):
+        # Someone published the same tag first: `[rejected] (already exists)` when git saw the
+        # ref before sending, or a remote rejection whose lock failed on an existing ref.
+        if "[rejected]" in reason and any(r in reason for r in _RACE_REASONS) or (
+                "[remote rejected]" in reason and ref in locked):
             raced.append(ref)
         else:
             reasons.append(f"{ref}: {reason}")
@@ -132,7 +135,7 @@ def push_tags_atomically(toplevel: str, remote: str, names: List[str]) -> PushOu
         return PushOutcome(True)
     out = proc.stdout.decode("utf-8", "replace")
     err = proc.stderr.decode("utf-8", "replace")
-    raced, reasons = rejected_refs(out)
+    raced, reasons = rejected_refs(out, err)
     if raced:
         return PushOutcome(False, raced, f"already on {remote}: {', '.join(raced)}")
     if reasons:
