@@ -51,19 +51,16 @@ def _print_result(res, as_json: bool = False) -> None:
 
 # ---- seams (filled by the rest of the package; looked up lazily) ----------------------
 
-def derive_proposal(repo: Optional[str], family: str, args: argparse.Namespace):
+def derive_proposal(r: "api.Repo", family: str):
     """The proposal (bump, reasons, provenance, gates) for ``family`` at HEAD, compared
-    with the family's highest released version (``registry/proposal.py``)."""
-    try:
-        from .proposal import propose  # bundle comparison + bump rules (imported lazily)
-    except ImportError as exc:
-        raise RegistryError(f"release needs the proposal machinery (registry/proposal.py): {exc}") from None
-    r = api.open_repo(repo)
+    with the family's highest released version in the tag state ``r`` was opened with."""
+    from .proposal import propose  # bundle comparison + bump rules: reads through DVC
+
     fam = r.state.family(family)
     return propose(r.toplevel, family, released=fam.highest() if fam else None)
 
 
-def release_preflight(args: argparse.Namespace) -> Optional[Callable]:
+def release_preflight() -> Callable:
     """Before release: `dvc status` must be clean, so the tags pin what dvc.lock says."""
     from .checks import require_lock_matches_workspace
 
@@ -174,9 +171,10 @@ def add_release(sub):
 
 
 def cmd_release(args) -> int:
-    proposal = derive_proposal(args.repo, args.family, args)
-    res = api.release(args.repo, args.family, proposal, args.bump, args.force, args.reason,
-                      preflight=release_preflight(args), if_changed=args.if_changed)
+    r = api.open_repo(args.repo)  # one tag snapshot for the proposal and the release
+    proposal = derive_proposal(r, args.family)
+    res = api.release(r, args.family, proposal, args.bump, args.force, args.reason,
+                      preflight=release_preflight(), if_changed=args.if_changed)
     _print_result(res)
     return 0
 
@@ -303,8 +301,8 @@ def add_propose(sub):
 
 
 def cmd_propose(args) -> int:
-    proposal = derive_proposal(args.repo, args.family, args)
     r = api.open_repo(args.repo)
+    proposal = derive_proposal(r, args.family)
     fam = r.state.family(args.family)
     current = fam.highest() if fam else None
     upcoming = None
