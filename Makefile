@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
 
-$(BIN)/.installed: requirements.txt
+$(BIN)/.installed: requirements.txt registry/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
@@ -15,14 +15,15 @@ $(BIN)/.installed: requirements.txt
 
 venv: $(BIN)/.installed ## create .venv with everything the demo and the tests need
 
-demo: venv ## bake the default project into a throwaway folder and run its pipeline
+demo: venv ## bake, train, release, promote, serve over HTTP, promote again, roll back: the served version follows
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
-test: venv ## run the test suite (real cookiecutter, git, DVC and S3 server)
-	$(BIN)/python -m pytest tests
+test: venv ## run the test suite: the registry's own tests, then bake-and-run (real cookiecutter, git, DVC, S3 server)
+	$(BIN)/python -m pytest registry/tests tests
 
 bench: venv ## run the benchmarks (tables on stdout): tag commands vs GTO and DVC, pipeline times
 	$(BIN)/python benchmarks/tag_ops.py
+	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/pipeline.py
 
 lint: venv ## ruff on the tests, the benchmarks and a freshly baked project

@@ -1,8 +1,12 @@
 """Turn the rendered folder into a ready repository.
 
-git init on `main`, dvc init, the DVC remote, the example's raw data under DVC, the first
-composed params.yaml, and one first commit. Any failure prints one line and exits non-zero;
-cookiecutter then removes the project folder.
+Pin the registry distribution to the template commit this project is baked from, record the
+template for cruft, then: git init on `main`, dvc init, the DVC remote, the example's raw data
+under DVC, the first composed params.yaml, and one first commit. Any failure prints one line
+and exits non-zero; cookiecutter then removes the project folder.
+
+When cruft renders the template to compute an update (`cruft update`, `cruft diff`), only
+the pin is written: the repository already exists.
 """
 
 import json
@@ -14,6 +18,9 @@ from pathlib import Path
 ANSWERS = json.loads({{ cookiecutter | jsonify | tojson }})
 PACKAGE = ANSWERS["package"]
 RAW_DATA = "data/raw/wine.csv"
+REGISTRY = "versioned-ml-registry[dvc,bundle,serve]"
+# cookiecutter itself sets _output_dir; cruft's rendering for an update does not
+RENDER_ONLY = "_output_dir" not in ANSWERS
 
 
 class SetupError(Exception):
@@ -64,14 +71,59 @@ def commit_identity() -> list[str]:
     return ["-c", f"user.name={ANSWERS['author_name']}", "-c", f"user.email={ANSWERS['author_email']}"]
 
 
-def record_answers() -> None:
-    """So the project can be updated from the template later (cookiecutter replay format)."""
-    answers = {key: value for key, value in ANSWERS.items() if key not in ("_output_dir", "_repo_dir")}
+def git_output(folder: str, *args: str) -> str | None:
+    done = subprocess.run(["git", "-C", folder, *args], capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def template_source() -> tuple[str | None, str | None, str]:
+    """(template source, commit, registry requirement) of the template being rendered.
+
+    cruft says both; cookiecutter gives the template's folder (its clone of a git URL, or the
+    folder named): a git checkout whose registry/ is committed pins to its HEAD, anything else
+    to the folder itself, which only this machine can install."""
+    if RENDER_ONLY:
+        source, commit = ANSWERS["_template"], ANSWERS["_commit"]
+    else:
+        folder = os.path.abspath(ANSWERS["_repo_dir"])
+        commit = git_output(folder, "rev-parse", "HEAD")
+        clean = commit is not None and git_output(folder, "status", "--porcelain", "--", "registry") == ""
+        if not clean:
+            return None, None, f"{REGISTRY} @ {Path(folder, 'registry').as_uri()}"
+        given = ANSWERS["_template"]
+        source = given if "://" in given or given.startswith("git@") else folder
+    source = source.removeprefix("git+")
+    url = source if "://" in source or source.startswith("git@") else Path(source).as_uri()
+    return source, commit, f"{REGISTRY} @ git+{url}@{commit}#subdirectory=registry"
+
+
+def pin_registry(requirement: str) -> None:
+    pyproject = Path("pyproject.toml")
+    text = pyproject.read_text()
+    if f'"{REGISTRY}",' not in text:
+        raise SetupError("pyproject.toml lacks the registry dependency line to pin")
+    pyproject.write_text(text.replace(f'"{REGISTRY}",', json.dumps(requirement) + ",", 1))
+
+
+def record_template(source: str | None, commit: str | None) -> None:
+    """.cookiecutter.json (replay format) and, when the template commit is known, .cruft.json,
+    so `cruft check` and `cruft update` follow the template."""
+    answers = {key: value for key, value in ANSWERS.items() if not key.startswith("_")}
     Path(".cookiecutter.json").write_text(json.dumps(answers, indent=2, sort_keys=True) + "\n")
+    if commit is None:
+        return
+    state = {"template": source, "commit": commit, "checkout": None,
+             "context": {"cookiecutter": {**answers, "_template": source, "_commit": commit}},
+             "directory": None, "skip": []}
+    Path(".cruft.json").write_text(json.dumps(state, indent=2) + "\n")
 
 
 def main() -> int:
     try:
+        source, commit, requirement = template_source()
+        pin_registry(requirement)
+        if RENDER_ONLY:
+            return 0
         run("git", "init", "--quiet", "--initial-branch=main")
         dvc("init", "--quiet")
         dvc("config", "hydra.enabled", "true")
@@ -79,14 +131,20 @@ def main() -> int:
         python("-m", f"{PACKAGE}.dataset", RAW_DATA)
         dvc("add", "--quiet", RAW_DATA)
         python("-m", f"{PACKAGE}.config")
-        record_answers()
+        record_template(source, commit)
         run("git", "add", "--all")
         run("git", *commit_identity(), "commit", "--quiet", "-m", "chore: initial project from the versioned-ml template")
     except SetupError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"Created {ANSWERS['project']}: git repository on 'main', DVC initialised, {remote}.")
-    print(f"Next: cd {ANSWERS['project']} && pip install -e . && dvc repro")
+    if commit is None:
+        print(f"The registry is installed from the template folder ({requirement.split(' @ ')[1]}): "
+              "commit the template and bake again to pin a commit, or edit the "
+              f"'{REGISTRY} @ ...' line of pyproject.toml to pin one (git+URL@commit#subdirectory=registry).")
+    else:
+        print(f"The registry is pinned to the template commit {commit[:12]}; `cruft update` moves the pin.")
+    print(f"Next: cd {os.getcwd()} && pip install --upgrade pip && pip install -e \".[test]\" && dvc repro")
     return 0
 
 

@@ -9,6 +9,8 @@ from cookiecutter.main import cookiecutter
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+# the registry distribution's console script, installed in the test venv (registry/)
+MODEL_REGISTRY = BIN / "model-registry"
 
 
 def bake(output_dir: Path, **answers) -> Path:
@@ -50,8 +52,8 @@ def package_of(project: Path) -> str:
 
 
 def registry(project: Path, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
-    """`python -m <package>.registry <args>` in ``project``, as a user runs it."""
-    return run(project, sys.executable, "-m", f"{package_of(project)}.registry", *args, check=check, env=env)
+    """`model-registry <args>` in ``project``, as a user runs it (the installed console script)."""
+    return run(project, str(MODEL_REGISTRY), *args, check=check, env=env)
 
 
 def commit_all(project: Path, message: str) -> str:
@@ -87,13 +89,10 @@ def copy_project(source: Path, dest: Path, storage: Path | None = None) -> Path:
     return dest
 
 
-def model_registry_on_path(project: Path, bin_dir: Path) -> dict:
-    """The project's environment with a `model-registry` executable on PATH, as
-    `pip install -e .` would give: a shim running `python -m <package>.registry "$@"`."""
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    shim = bin_dir / "model-registry"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m {package_of(project)}.registry "$@"\n')
-    shim.chmod(0o755)
+def model_registry_on_path(project: Path) -> dict:
+    """The project's environment with the installed `model-registry` first on PATH, as
+    `pip install -e ".[test]"` gives (the registry distribution's console script)."""
     env = project_env(project)
-    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    assert MODEL_REGISTRY.is_file(), f"{MODEL_REGISTRY} missing: install registry/ in this venv"
+    assert env["PATH"].split(os.pathsep)[0] == str(MODEL_REGISTRY.parent)
     return env

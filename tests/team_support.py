@@ -1,7 +1,7 @@
 """Helpers for the team tests (push, concurrent promotions, the S3 flow): released projects,
 bare git origins, clones, the registry CLI as a real subprocess.
 
-Everything runs real commands (cookiecutter, dvc, git, ``python -m <package>.registry``).
+Everything runs real commands (cookiecutter, dvc, git, the installed ``model-registry``).
 """
 
 from __future__ import annotations
@@ -11,16 +11,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from baking import git, project_env, run
+from baking import MODEL_REGISTRY, git, project_env, run
 
-PACKAGE = "wine_cultivar"
 FAMILY = "cultivar"
 
 
 def registry(project: Path, *args: str, check: bool = True, env: dict | None = None,
              timeout: float = 120) -> subprocess.CompletedProcess:
-    """``python -m wine_cultivar.registry <args>`` in ``project``, as a user runs it."""
-    done = subprocess.run([sys.executable, "-m", f"{PACKAGE}.registry", *args], cwd=project,
+    """``model-registry <args>`` in ``project``, as a user runs it."""
+    done = subprocess.run([str(MODEL_REGISTRY), *args], cwd=project,
                           env=env or project_env(project), capture_output=True, text=True,
                           timeout=timeout)
     if check and done.returncode != 0:

@@ -16,6 +16,20 @@ GITHUB_EXPRESSION = re.compile(r"\$\{\{.*?\}\}")  # `${{ secrets.X }}` in workfl
 def jinja_leftovers(text: str) -> list[str]:
     return [line for line in text.splitlines() if JINJA_LEFTOVERS.search(GITHUB_EXPRESSION.sub("", line))]
 STAGES = ["candidate", "staging", "canary", "production", "shadow", "deprecated", "archived"]
+# the requirement (name and extras) that hooks/post_gen_project.py pins
+REGISTRY = re.search(r'^REGISTRY = "([^"]+)"$', (TEMPLATE / "hooks" / "post_gen_project.py").read_text(),
+                     re.MULTILINE).group(1)
+# pinned to the template commit (a committed registry/) or, for an uncommitted template, its folder
+REGISTRY_PIN = re.compile(re.escape(REGISTRY) + " @ "
+                          r"(git\+file:///\S+@[0-9a-f]{40}#subdirectory=registry|file:///\S+/registry)")
+
+
+def registry_requirement(project) -> str:
+    import tomllib
+
+    deps = tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"]
+    (requirement,) = [d for d in deps if d.startswith("versioned-ml-registry")]
+    return requirement
 
 
 def tracked_files(project):
@@ -41,7 +55,10 @@ def test_no_template_syntax_is_left_in_any_generated_file(tmp_path):
     assert len(files) > 20
     leftovers = [(str(f), line) for f in files for line in jinja_leftovers(f.read_text(errors="replace"))]
     assert leftovers == []
-    assert (project / "src" / "grape_lab" / "registry").is_dir()
+    # the project holds no registry source: it depends on the registry distribution, pinned
+    assert not (project / "src" / "grape_lab" / "registry").exists()
+    assert not list((project / "src").rglob("bundle*.py"))
+    assert REGISTRY_PIN.fullmatch(registry_requirement(project)), registry_requirement(project)
     assert yaml.safe_load((project / "dvc.yaml").read_text())["artifacts"]["grape-type"]["path"] == "models/grape-type"
 
 
@@ -66,8 +83,18 @@ def test_answers_are_recorded_for_template_updates(tmp_path):
     project = bake(tmp_path, model_family="grape")
     answers = json.loads((project / ".cookiecutter.json").read_text())
     assert answers["model_family"] == "grape" and answers["package"] == "wine_cultivar"
-    assert answers["_template"] == str(TEMPLATE)
-    assert "_output_dir" not in answers
+    assert "_output_dir" not in answers and "_repo_dir" not in answers
+    head = git(TEMPLATE, "rev-parse", "HEAD")
+    if git(TEMPLATE, "status", "--porcelain", "--", "registry") == "":
+        # a committed template: cruft follows it, and the registry is pinned to that commit
+        cruft = json.loads((project / ".cruft.json").read_text())
+        assert cruft["template"] == str(TEMPLATE) and cruft["commit"] == head
+        assert cruft["context"]["cookiecutter"]["model_family"] == "grape"
+        assert registry_requirement(project) == \
+            f"{REGISTRY} @ git+{TEMPLATE.as_uri()}@{head}#subdirectory=registry"
+    else:  # registry/ has uncommitted changes: no commit to pin, the folder itself is installed
+        assert not (project / ".cruft.json").exists()
+        assert registry_requirement(project) == f"{REGISTRY} @ {(TEMPLATE / 'registry').as_uri()}"
 
 
 def test_the_gto_file_lists_the_lifecycle_stages(tmp_path):

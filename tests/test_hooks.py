@@ -27,6 +27,11 @@ BAD_ANSWERS = [
     ("model_family", "my cultivar"),
     ("model_family", "Cultivar"),
     ("model_family", "-cultivar"),
+    ("model_family", "2024"),  # YAML reads these unquoted as numbers or booleans (dvc.yaml keys)
+    ("model_family", "1e5"),
+    ("model_family", "0x1f"),
+    ("model_family", "yes"),
+    ("model_family", "null"),
     ("python_version", "3"),
     ("python_version", "python3.11"),
 ]

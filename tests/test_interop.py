@@ -8,7 +8,7 @@ events stamped within the same second. After every step, for the stages that ste
 - `gto show <family>#S --version` (the gto CLI: its Python API orders by SemVer, DESIGN 7),
 - `dvc artifacts get . <family> --stage S -o <dir>`: the version whose dvc.lock (at its
   commit) lists exactly the md5s of the files it wrote,
-- `load_model(<family>, stage=S)` (the baked package, in this process): its version, and its
+- `load_model(<family>, stage=S)` (`versioned_ml_registry`, in this process): its version, and its
   predictions on the fetched bundle's probe records equal the fetched fingerprint,
 
 must all be the same version, and it must be the one the scenario intends; `gto show --json`
@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -44,8 +43,11 @@ STEPS = {
     "rollback": {"production": "v0.2.0", "deprecated": "v0.1.0"},
     "canary": {"canary": "v0.3.0", "production": "v0.2.0", "staging": "v0.3.0"},
     "canary_to_production": {"canary": "v0.3.0", "production": "v0.3.0"},
-    "same_second": {"production": "v0.3.0", "deprecated": "v0.3.0", "canary": "v0.3.0"},
-    "deprecate": {"deprecated": "v0.2.0", "production": "v0.3.0"},
+    # the burst's rollback hands v0.3.0's candidate and staging to v0.2.0 (no stage stays with a
+    # deprecated version), its forced re-promotion takes production and canary back
+    "same_second": {"production": "v0.3.0", "deprecated": "v0.3.0", "canary": "v0.3.0", "staging": "v0.2.0",
+                    "candidate": "v0.2.0"},
+    "deprecate": {"deprecated": "v0.2.0", "production": "v0.3.0", "staging": "v0.3.0", "candidate": "v0.3.0"},
 }
 
 
@@ -83,16 +85,17 @@ class Observer:
     def __init__(self, project: Path, base: Path):
         self.project, self.base = project, base
         self.env = project_env(project)
-        sys.path.insert(0, str(project / "src"))
-        self.api = __import__(f"{package_of(project)}.registry", fromlist=["load_model"])
-        assert Path(self.api.__file__).is_relative_to(project / "src")
+        import versioned_ml_registry
+
+        # the installed registry distribution, the one `model-registry` runs: the project holds
+        # no registry source of its own
+        self.api = versioned_ml_registry
+        assert not Path(self.api.__file__).resolve().is_relative_to(project.resolve())
+        assert not (project / "src" / package_of(project) / "registry").exists()
         self.seen: dict[str, dict] = {}
 
     def close(self):
-        sys.path.remove(str(self.project / "src"))
-        package = package_of(self.project)
-        for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
-            del sys.modules[name]
+        pass
 
     def _spawn(self, *command):
         return subprocess.Popen(command, cwd=self.project, env=self.env, stdout=subprocess.PIPE,
@@ -191,6 +194,8 @@ def history(reproduced, tmp_path_factory):
                     reason="burst: false alarm", force=True)
         watch.observe("same_second", STEPS["same_second"])
 
+        # v0.2.0 serves staging since the burst's rollback: staging moves on before it is deprecated
+        reg("promote", FAMILY, "v0.3.0", "staging", "--reason", "qa the fix")
         reg("deprecate", FAMILY, "v0.2.0", "--reason", "superseded")
         watch.observe("deprecate", STEPS["deprecate"])
         yield project, watch.seen

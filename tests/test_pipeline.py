@@ -47,6 +47,14 @@ def test_the_bundle_describes_its_interface_and_behaviour(reproduced):
     assert len(signature["inputs"]) == 13 and signature["output"]["labels"] == ["barbera", "barolo", "grignolino"]
     assert len(fingerprint["probe"]) == len(fingerprint["predictions"]) == 178
     assert set(fingerprint["predictions"]) == set(signature["output"]["labels"])
+    # the model file is one fitted scikit-learn pipeline that predicts the labels themselves,
+    # read through the registry's bundle contract
+    from sklearn.pipeline import Pipeline
+    from versioned_ml_registry.bundle import load_model_file, predict
+
+    model = load_model_file(bundle / "model.skops")
+    assert isinstance(model, Pipeline)
+    assert predict(model, signature, fingerprint["probe"]) == fingerprint["predictions"]
 
 
 def test_a_second_repro_changes_nothing(reproduced):

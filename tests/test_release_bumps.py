@@ -6,7 +6,7 @@ project), makes one change, runs the real `dvc repro`, commits, and asks the rea
 by several tests (the card edit, the behaviour change) are reproduced once per module and
 copied, so each test still owns its repository.
 
-0.y.z policy (lifecycle.next_version): a MAJOR derived while the family is below 1.0.0 goes to
+0.y.z policy (versioned_ml_registry.policy.next_version): a MAJOR derived while the family is below 1.0.0 goes to
 the next minor, so a MAJOR from v0.1.0 is written as v0.2.0 with `bump: major` recorded.
 """
 
@@ -159,18 +159,52 @@ def rewrite_raw(project: Path, edit) -> None:
 # ---- MAJOR: the signature breaks callers ----------------------------------------------------
 
 
-def test_dropping_an_input_field_is_major(released, project):
-    p = project(released)
+def drop_proline(p: Path) -> None:
+    """Train without the proline input, reproduce and commit."""
     lines = (p / DATA_CONF).read_text().splitlines()
     (p / DATA_CONF).write_text("\n".join(line for line in lines if line.strip() != "- proline") + "\n")
     assert "proline" not in yaml.safe_load((p / DATA_CONF).read_text())["features"]
     run(p, "dvc", "repro")
     commit_all(p, "chore: train without proline")
+
+
+def test_dropping_an_input_field_is_major(released, project):
+    p = project(released)
+    drop_proline(p)
     # 0.y.z: MAJOR evidence goes to the next minor, recorded as major
     assert_bump(p, bump="major", evidence="major", commits=None, version="v0.2.0",
-                reason='input "proline" removed')
+                reason="inputs removed: proline")
     signature = json.loads((p / f"models/{FAMILY}/signature.json").read_text())
     assert "proline" not in [field["name"] for field in signature["inputs"]]
+
+
+def test_a_version_breaking_productions_callers_needs_breaking_to_serve(released, tmp_path):
+    """The production gate compares signatures with the production holder, whatever the
+    version number says: canary and production refuse v0.2.0 (without proline) while v0.1.0
+    serves, until `--breaking --reason`, which the tag records."""
+    p = copy_project(released, tmp_path / "wine-cultivar", storage=tmp_path / "storage")
+    run(p, "dvc", "push")  # production needs the artifacts in the DVC remote
+    for stage in ("staging", "production"):
+        registry(p, "promote", FAMILY, "v0.1.0", stage, "--reason", "qa")
+    drop_proline(p)
+    assert "v0.2.0" in registry(p, "release", FAMILY).stdout
+    assert tag_yaml(p, f"{FAMILY}@v0.2.0")["bump"] == "major"
+    run(p, "dvc", "push")
+    registry(p, "promote", FAMILY, "v0.2.0", "staging", "--reason", "qa")
+    before = tag_refs(p)
+    for stage in ("canary", "production"):
+        done = registry(p, "promote", FAMILY, "v0.2.0", stage, "--reason", "go", check=False)
+        assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "breaks the callers of production v0.1.0" in done.stderr, done.stderr
+        assert "inputs removed: proline" in done.stderr and "--breaking" in done.stderr, done.stderr
+    no_reason = registry(p, "promote", FAMILY, "v0.2.0", "production", "--breaking", check=False)
+    assert no_reason.returncode == 2 and "--reason" in no_reason.stderr, no_reason.stderr
+    assert tag_refs(p) == before, "a refused promotion wrote a tag"
+    out = registry(p, "promote", FAMILY, "v0.2.0", "production", "--breaking", "--reason", "callers migrated").stdout
+    assert registry(p, "resolve", FAMILY, "--stage", "production").stdout.strip() == "v0.2.0", out
+    tag = git(p, "for-each-ref", "--sort=-taggerdate", "--count=1", "--format=%(refname:strip=2)",
+              f"refs/tags/{FAMILY}#production#*")
+    assert tag not in before and tag_yaml(p, tag)["breaking"] == {"changes": ["inputs removed: proline"], "reason": "callers migrated"}
 
 
 def test_renaming_an_input_field_is_major(released, project):
@@ -181,8 +215,10 @@ def test_renaming_an_input_field_is_major(released, project):
     (p / DATA_CONF).write_text(text.replace("  - proline\n", "  - proline_mg_l\n"))
     run(p, "dvc", "repro")
     commit_all(p, "chore: name proline with its unit")
-    assert_bump(p, bump="major", evidence="major", commits=None, version="v0.2.0",
-                reason='input "proline" renamed to "proline_mg_l"')
+    # inputs are matched by name: a caller sending "proline" breaks, whatever the new name
+    proposal = assert_bump(p, bump="major", evidence="major", commits=None, version="v0.2.0",
+                           reason="inputs removed: proline")
+    assert "inputs added as required: proline_mg_l" in proposal["reasons"], proposal["reasons"]
 
 
 def test_changing_the_label_set_is_major(released, project):

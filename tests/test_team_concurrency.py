@@ -2,12 +2,13 @@
 
 Both clones hold cultivar v0.1.0 in production and v0.2.0, v0.3.0 having passed staging.
 `promote ... --push` fetches, promotes on the fetched state, pushes atomically; the loser of a
-race deletes only the stage tags it just wrote, fetches, and retries while the stage holder it
+race keeps no tag the origin does not have, fetches, and retries while the stage holder it
 started from is unchanged, or reports the winner (exit 2).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -16,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from baking import git
+from baking import MODEL_REGISTRY, git
 from team_support import (FAMILY, add_origin, bare_origin, clean_git_env, clone, copy_project, first_release,
                           new_version, newest_stage_tag, origin_tags, registry, write_hook)
 
-PROMOTE = [sys.executable, "-m", "wine_cultivar.registry", "promote"]
+PROMOTE = [str(MODEL_REGISTRY), "promote"]
 
 
 @pytest.fixture(scope="module")
@@ -81,11 +82,11 @@ def test_simultaneous_production_promotions_leave_one_holder(clones):
     """Two real processes released together by one pipe (EOF wakes both), no sleeps."""
     origin, (alice, alice_env), (bob, bob_env) = clones
     read_end, write_end = os.pipe()
-    gate = "import os, sys; os.read(int(sys.argv[1]), 1); os.execv(sys.executable, [sys.executable] + sys.argv[2:])"
+    gate = "import os, sys; os.read(int(sys.argv[1]), 1); os.execv(sys.argv[2], sys.argv[2:])"
     procs = {}
     for name, path, env, version in (("alice", alice, alice_env, "v0.2.0"), ("bob", bob, bob_env, "v0.3.0")):
         procs[name] = (version, subprocess.Popen(
-            [sys.executable, "-c", gate, str(read_end), *PROMOTE[1:], FAMILY, version, "production",
+            [sys.executable, "-c", gate, str(read_end), *PROMOTE, FAMILY, version, "production",
              "--reason", f"{name} ships", "--push"],
             cwd=path, env=env, pass_fds=(read_end,), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     os.close(read_end)
@@ -114,18 +115,20 @@ def test_simultaneous_production_promotions_leave_one_holder(clones):
         assert '"v0.2.0"' in history and '"v0.3.0"' in history
 
 
-def _race_hook(loser: Path, winner: Path, winner_env: dict, winner_args: list[str], log: Path) -> Path:
-    """In the loser's clone: right after its promote writes its local tag (reference-transaction
-    'committed'), the winner's complete `promote --push` runs. One-shot (marker file)."""
-    marker = loser / ".git" / "race-once"
+def _race_hook(origin: Path, winner: Path, winner_env: dict, winner_args: list[str], log: Path) -> Path:
+    """On the origin: when the loser's push of its promotion arrives (pre-receive, before any
+    ref moves), the winner's complete `promote --push` runs and lands first; then the loser's
+    push proceeds and finds its tag name taken. One-shot (marker file): the winner's own push
+    passes through. The loser computed everything before pushing, so this is the tightest race:
+    whatever the loser does locally, the server sees the winner first."""
+    marker = origin / "race-once"
     marker.write_text("armed\n")
     env = clean_git_env(winner_env)
-    write_hook(loser / ".git", "reference-transaction", (
+    write_hook(origin, "pre-receive", (
         "import os, subprocess, sys\n"
-        "state = sys.argv[1]\n"
         "updates = sys.stdin.read()\n"
         f"marker = {str(marker)!r}\n"
-        "if state != 'committed' or '#' not in updates or not os.path.exists(marker):\n"
+        "if '#' not in updates or not os.path.exists(marker):\n"
         "    sys.exit(0)\n"
         "os.remove(marker)\n"
         f"done = subprocess.run({PROMOTE + winner_args!r}, cwd={str(winner)!r}, env={env!r},\n"
@@ -137,7 +140,7 @@ def _race_hook(loser: Path, winner: Path, winner_env: dict, winner_args: list[st
 def test_the_loser_of_a_production_race_reports_the_winner(clones, tmp_path):
     origin, (alice, alice_env), (bob, bob_env) = clones
     log = tmp_path / "alice.log"
-    _race_hook(bob, alice, alice_env, [FAMILY, "v0.2.0", "production", "--reason", "alice ships", "--push"], log)
+    _race_hook(origin, alice, alice_env, [FAMILY, "v0.2.0", "production", "--reason", "alice ships", "--push"], log)
     done = registry(bob, "promote", FAMILY, "v0.3.0", "production", "--reason", "bob ships", "--push",
                     check=False, env=bob_env)
     assert log.read_text().startswith("0\n"), log.read_text()
@@ -148,18 +151,23 @@ def test_the_loser_of_a_production_race_reports_the_winner(clones, tmp_path):
 
 
 def test_the_loser_retries_when_its_promotion_is_still_valid(clones, tmp_path):
-    """Both add a shadow version: the same counter N, so Bob's push is rejected; the shadow
-    list has no single holder to protect, the rules still pass: Bob retries with N+1."""
+    """Both assign shadow: the same counter N, so Bob's push is rejected; shadow is not a
+    served stage whose holder a retry must protect, the rules still pass: Bob retries with N+1
+    and his version, published last, holds shadow."""
     origin, (alice, alice_env), (bob, bob_env) = clones
     log = tmp_path / "alice.log"
-    _race_hook(bob, alice, alice_env, [FAMILY, "v0.2.0", "shadow", "--reason", "alice mirrors", "--push"], log)
+    _race_hook(origin, alice, alice_env, [FAMILY, "v0.2.0", "shadow", "--reason", "alice mirrors", "--push"], log)
     done = registry(bob, "promote", FAMILY, "v0.3.0", "shadow", "--reason", "bob mirrors", "--push", env=bob_env)
     alice_tags = published(log.read_text())
     bob_tags = published(done.stdout)
-    assert "retried after losing a race" in done.stdout, done.stdout
+    assert "retried after losing" in done.stdout, done.stdout
     assert alice_tags and bob_tags and set(alice_tags + bob_tags) <= set(origin_tags(origin))
     n_alice, n_bob = int(alice_tags[0].rsplit("#", 1)[1]), int(bob_tags[0].rsplit("#", 1)[1])
     assert n_bob == n_alice + 1
     assert holder_everywhere(origin, (alice, alice_env), (bob, bob_env)) == "v0.1.0"
-    show = registry(alice, "show", FAMILY, "--json", env=alice_env).stdout
-    assert '"shadow": [\n' in show and '"v0.2.0"' in show and '"v0.3.0"' in show
+    show = json.loads(registry(alice, "show", FAMILY, "--json", env=alice_env).stdout)["families"][FAMILY]
+    assert show["holders"]["shadow"] == "v0.3.0"
+    assert show["status"]["v0.2.0"] == show["status"]["v0.3.0"] == "shadow"
+    history = json.loads(registry(alice, "history", FAMILY, "--json", env=alice_env).stdout)
+    shadows = [(e["version"], e["by"]) for e in history if e["stage"] == "shadow"]
+    assert shadows == [("v0.2.0", "Alice <alice@example.com>"), ("v0.3.0", "Bob <bob@example.com>")], shadows

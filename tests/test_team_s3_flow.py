@@ -29,11 +29,12 @@ s3 = s3_server_fixture(scope="module", bucket="team-store")
 
 LOAD = """
 import csv, json, sys
-from wine_cultivar.registry import load_model
+from versioned_ml_registry import load_model
 model = load_model("cultivar", stage="production", repo=sys.argv[1])
 rows = list(csv.DictReader(open(sys.argv[2])))[:25]
+inputs = [field["name"] for field in model.signature["inputs"]]
 print(json.dumps({"version": model.version, "md5": model.md5,
-                  "labels": model.predict([{c: row[c] for c in model.columns} for row in rows])}))
+                  "labels": model.predict([{c: row[c] for c in inputs} for row in rows])}))
 """
 
 

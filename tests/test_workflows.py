@@ -208,7 +208,49 @@ def test_setup_is_the_projects(rendered):
         assert str(setup["with"]["python-version"]) == python, name
         runs = _runs(wf)
         _index(runs, "git fetch --force --tags")  # annotated tags, not checkout's lightweight ones
-        _index(runs, "pip install -e")
+        if name == "deploy.yml":  # only the registry, as pinned (test_deploy_installs_the_pinned_registry)
+            _index(runs, "versioned-ml-registry")
+        else:  # the project with its pinned registry and test tools, as a developer installs it
+            _index(runs, 'pip install -e ".[test]"')
+
+
+# The deploy job's install step: a python program (reading pyproject.toml) and its arguments.
+DEPLOY_PICK = re.compile(r"python -c '\n(.*?)\n' ([^)\n]*)\)", re.DOTALL)
+
+
+def _deploy_pick(wf: dict) -> tuple[str, list[str]]:
+    runs = _runs(wf)
+    step = runs[_index(runs, "versioned-ml-registry")]
+    found = DEPLOY_PICK.search(step)
+    assert found, step
+    return found.group(1), found.group(2).split()
+
+
+PINNED = "git+file:///srv/template.git@0123456789abcdef0123456789abcdef01234567#subdirectory=registry"
+
+
+@pytest.mark.parametrize("pin", ["", f" @ {PINNED}"], ids=["unpinned", "pinned"])
+def test_deploy_installs_the_pinned_registry(rendered, tmp_path, pin):
+    """Resolving a stage needs the registry's tag commands only: the deploy job installs the
+    registry requirement of pyproject.toml (at its pin, without extras), plus the project's
+    dvc pins when it fetches from S3, never the project itself before it resolves."""
+    project = tmp_path / "project"
+    project.mkdir()
+    text = (rendered["project"] / "pyproject.toml").read_text()
+    lines = re.findall(r'^ *"(versioned-ml-registry\[[^"\]]*\])",$', text, re.MULTILINE)
+    assert len(lines) == 1, lines  # the line post_gen_project.py pins (not run here)
+    (project / "pyproject.toml").write_text(text.replace(f'"{lines[0]}",', f'"{lines[0]}{pin}",'))
+    program, args = _deploy_pick(rendered["yaml"]["deploy.yml"])
+    done = subprocess.run([sys.executable, "-c", program, *args], cwd=project, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    picked = done.stdout.splitlines()
+    assert f"versioned-ml-registry{pin}" in picked, picked
+    others = sorted(re.match(r"[a-z0-9-]+", r).group(0) for r in picked if not r.startswith("versioned-ml-registry"))
+    assert others == (["dvc", "dvc-s3"] if rendered["answers"]["dvc_remote"] == "s3" else []), picked
+    runs = _runs(rendered["yaml"]["deploy.yml"])
+    install = _index(runs, "versioned-ml-registry")
+    assert install < _index(runs, "model-registry resolve")
+    assert not any("pip install -e" in r for r in runs[:_index(runs, "model-registry resolve") + 1])
 
 
 def test_pr_workflow(rendered):
@@ -248,8 +290,10 @@ def test_deploy_workflow(rendered):
     resolve = _index(runs, f"model-registry resolve {family} --stage")
     if rendered["answers"]["dvc_remote"] == "s3":
         assert resolve < _index(runs, f"dvc artifacts get . {family}")
-    else:
+    else:  # the rebuild installs the project as it was at the resolved version, then reproduces it
         assert resolve < _index(runs, "dvc repro")
+        rebuild = runs[_index(runs, "dvc repro")]
+        assert rebuild.index("git checkout --detach") < rebuild.index("pip install -e .") < rebuild.index("dvc repro")
 
 
 def test_deploy_tag_filters_match_real_tags(rendered):

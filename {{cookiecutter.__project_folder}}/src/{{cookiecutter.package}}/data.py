@@ -1,19 +1,24 @@
-"""The `prepare` stage: split the raw data and fix the probe set for the behaviour fingerprint."""
+"""The `prepare` stage: split the raw data and fix the probe set for the behaviour fingerprint.
 
-import numpy as np
+Also what every stage needs to turn raw rows into the model's input: the family's signature,
+through the registry's bundle contract (the same conversion serving uses)."""
+
+from versioned_ml_registry.bundle import make_signature, records_to_matrix
 
 from .files import read_csv, read_params, write_csv
 
 PREPARED = "data/prepared"
 
 
-def feature_matrix(rows: list[dict], features: list[str]) -> np.ndarray:
-    """Floats in the given column order; empty or missing values become NaN (the imputer fills them)."""
-    return np.array([[to_float(row.get(name)) for name in features] for row in rows], dtype=float)
+def signature(data: dict, labels: list[str]) -> dict:
+    """The family's interface: its features as required numeric inputs, its target's labels."""
+    inputs = [{"name": name, "type": "numeric", "required": True} for name in data["features"]]
+    return make_signature("classification", inputs, data["target"], labels)
 
 
-def to_float(value) -> float:
-    return np.nan if value is None or value == "" else float(value)
+def feature_matrix(rows: list[dict], data: dict):
+    """Raw rows as the model's input; empty values become NaN (the fitted imputer fills them)."""
+    return records_to_matrix(signature(data, []), rows)
 
 
 def labels(rows: list[dict], target: str) -> list[str]:
@@ -23,8 +28,7 @@ def labels(rows: list[dict], target: str) -> list[str]:
 def split(rows: list[dict], target: str, test_size: float, seed: int) -> tuple[list[dict], list[dict]]:
     from sklearn.model_selection import train_test_split
 
-    labels = [row[target] for row in rows]
-    return train_test_split(rows, test_size=test_size, random_state=seed, stratify=labels)
+    return train_test_split(rows, test_size=test_size, random_state=seed, stratify=labels(rows, target))
 
 
 def check_columns(rows: list[dict], columns: list[str], source: str) -> None:

@@ -1,10 +1,10 @@
 """The `evaluate` stage: metrics and a confusion plot on the held-out split."""
 
 from sklearn.metrics import accuracy_score, f1_score
+from versioned_ml_registry.bundle import load_model_file, predict, write_json
 
-from .bundle import load_model_file, predict
-from .data import PREPARED, feature_matrix, labels
-from .files import read_csv, read_params, write_csv, write_json
+from .data import PREPARED, labels, signature
+from .files import read_csv, read_params, write_csv
 from .train import MODEL_FILE
 
 METRICS_FILE = "metrics.json"
@@ -21,7 +21,8 @@ def score(actual: list[str], predicted: list[str]) -> dict:
 def main() -> None:
     data = read_params()["data"]
     rows = read_csv(f"{PREPARED}/test.csv")
-    predicted = predict(load_model_file(MODEL_FILE), feature_matrix(rows, data["features"]))
+    model = load_model_file(MODEL_FILE)
+    predicted = predict(model, signature(data, list(model.classes_)), rows)
     actual = labels(rows, data["target"])
     write_json(METRICS_FILE, score(actual, predicted))
     pairs = [{"actual": a, "predicted": p} for a, p in zip(actual, predicted)]

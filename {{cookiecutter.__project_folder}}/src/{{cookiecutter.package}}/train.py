@@ -1,14 +1,10 @@
-"""The `train` stage: fit preprocessing + estimator + label encoder on the training split."""
+"""The `train` stage: fit the preprocessing and the estimator, as one pipeline, on the training split."""
 
-from pathlib import Path
-
-import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import LabelEncoder
+from versioned_ml_registry.bundle import save_model
 
-from .bundle import save_model
 from .data import PREPARED, feature_matrix, labels
 from .features import preprocessing_steps
 from .files import read_csv, read_params
@@ -25,20 +21,17 @@ def build_estimator(model: dict, seed: int):
     raise SystemExit(f"error: unknown model.name {model['name']!r}: use logistic_regression or random_forest")
 
 
-def fit(X: np.ndarray, y: list[str], params: dict) -> dict:
-    encoder = LabelEncoder().fit(y)
+def fit(rows: list[dict], params: dict) -> Pipeline:
+    """The fitted pipeline: it takes raw rows' matrix and predicts labels directly."""
+    data = params["data"]
     steps = preprocessing_steps(params["preprocessing"])
     steps.append(("estimator", build_estimator(params["model"], params["train"]["seed"])))
-    pipeline = Pipeline(steps).fit(X, encoder.transform(y))
-    return {"pipeline": pipeline, "label_encoder": encoder}
+    return Pipeline(steps).fit(feature_matrix(rows, data), labels(rows, data["target"]))
 
 
 def main() -> None:
     params = read_params()
-    rows = read_csv(f"{PREPARED}/train.csv")
-    X, y = feature_matrix(rows, params["data"]["features"]), labels(rows, params["data"]["target"])
-    Path(MODEL_FILE).parent.mkdir(parents=True, exist_ok=True)
-    save_model(fit(X, y, params), MODEL_FILE)
+    save_model(fit(read_csv(f"{PREPARED}/train.csv"), params), MODEL_FILE)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,250 @@
+"""The registry's Python API: what the CLI calls, and all a script needs.
+
+Every function takes ``repo``: a path inside a git repository (default: the current
+directory) or a :class:`Repo`. Read functions return plain JSON-serialisable data; write
+functions return a :class:`Result` and raise :class:`RegistryError` without writing anything
+when any rule or gate refuses. The rules live behind these functions, so a script gets the
+same gates as the command line.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Union
+
+from .errors import RegistryError
+from .repo import Repo
+from .result import Result
+from .transitions import Stage
+
+RepoLike = Union[None, str, Repo]
+
+
+def open_repo(repo: RepoLike = None) -> Repo:
+    return repo if isinstance(repo, Repo) else Repo(repo)
+
+
+# ---- read -----------------------------------------------------------------------------
+
+def show(repo: RepoLike = None, family: Optional[str] = None) -> dict:
+    """``{"families": {name: summary}}``: latest version, versions, the holder of every
+    stage, whether a canary is live, and each version's status."""
+    r = open_repo(repo)
+    families = [r.family(family)] if family is not None else r.all_families(messages=False)
+    for fam in families:
+        r.require_consistent(fam, write=False)
+    return {"families": {f.name: f.summary(r.stages) for f in families}}
+
+
+def history(repo: RepoLike = None, family: Optional[str] = None) -> List[dict]:
+    """Every event (releases and stage assignments) of ``family``, or of every family, oldest first."""
+    r = open_repo(repo)
+    if family is not None:
+        return r.family(family).history()
+    rows = [row for fam in r.all_families() for row in fam.history()]
+    return sorted(rows, key=lambda row: (row["time"], row["stage"] is not None, row["tag"]))
+
+
+def resolve(repo: RepoLike = None, family: str = None, stage: str = "production") -> Optional[str]:
+    """The holder of ``stage`` ("v1.3.0"), or None when the stage is empty."""
+    r = open_repo(repo)
+    return r.family(family).holder_version(r.stage(stage))
+
+
+def resolve_commit(repo: RepoLike = None, family: str = None, stage: str = "production") -> Optional[str]:
+    """The commit of the holder of ``stage``, or None."""
+    r = open_repo(repo)
+    ev = r.family(family).newest_event(r.stage(stage))
+    return ev.commit if ev else None
+
+
+def version_info(repo: RepoLike = None, family: str = None, version: str = None) -> dict:
+    """Tag, commit, time and the parsed annotation of a released version."""
+    r = open_repo(repo)
+    info = r.version(r.family(family), version)
+    return {"family": info.family, "version": info.vstring, "tag": info.tag,
+            "commit": info.commit, "time": info.time, "meta": info.meta}
+
+
+def verify(repo: RepoLike = None, family: Optional[str] = None, remote: bool = False) -> dict:
+    """Every version tag's recorded md5s equal dvc.lock at its commit; its stage tags point at
+    the commit of the version they name; with ``remote``, its artifacts are in the DVC remote."""
+    from .integrity import verify_families
+
+    r = open_repo(repo)
+    families = [r.family_state(family)] if family else r.all_families()
+    return verify_families(r.toplevel, families, remote)
+
+
+def diff(repo: RepoLike = None, family: str = None, old: str = None, new: str = None) -> dict:
+    """What changed between two released versions: params, metrics, and the bump the bundle
+    evidence derives."""
+    from .proposal import diff_versions
+
+    r = open_repo(repo)
+    fam = r.family(family)
+    return diff_versions(r.toplevel, fam, r.version(fam, old), r.version(fam, new))
+
+
+def load_model(family: str, stage: Optional[str] = "production", version: Optional[str] = None,
+               repo: RepoLike = None):
+    """A predictor for the version holding ``stage`` (or ``version``), with the preprocessing
+    pinned in that version's bundle, fetched at its commit and checked against its tag's md5."""
+    from .loading import load_version
+
+    r = open_repo(repo)
+    fam = r.family(family)
+    if version is None:
+        version = fam.holder_version(r.stage(stage))
+        if version is None:
+            raise RegistryError(f"no version of {family} holds {stage}")
+    info = r.version(fam, version)
+    path, recorded = _recorded_bundle(r.toplevel, info)
+    return load_version(r.toplevel, family, info.vstring, info.commit, path, recorded)
+
+
+def _recorded_bundle(toplevel: str, info) -> tuple:
+    """(bundle path, its md5) as the version's tag recorded them; for a version registered by
+    GTO, which records none, from dvc.yaml's ``artifacts:`` and dvc.lock at its commit."""
+    md5s = info.meta.get("md5")
+    if isinstance(info.meta.get("path"), str) and isinstance(md5s, dict) and md5s.get(info.meta["path"]):
+        return info.meta["path"], md5s[info.meta["path"]]
+    from .dvcfiles import artifact_path_at, lock_md5s
+
+    try:
+        path = artifact_path_at(toplevel, info.family, info.commit)
+        return path, lock_md5s(toplevel, path, rev=info.commit)["md5"][path]
+    except RegistryError as error:
+        raise RegistryError(f"{info.tag} records no artifact (a GTO-registered version?) and {error}: "
+                            "release that commit with model-registry to serve it") from None
+
+
+def propose(repo: RepoLike = None, family: str = None):
+    """The bump the evidence and the commits derive for the family's bundle in the working
+    tree, against its highest released version. Writes nothing."""
+    from .proposal import propose as derive
+
+    r = open_repo(repo)
+    return derive(r.toplevel, family, released=r.family_state(family).highest())
+
+
+# ---- write ----------------------------------------------------------------------------
+
+def release(repo: RepoLike = None, family: str = None, bump: Optional[str] = None,
+            force: bool = False, reason: Optional[str] = None, if_changed: bool = False,
+            offline: bool = False) -> Result:
+    """Tag HEAD as the family's next version, derived from the evidence (``bump`` may raise it;
+    lowering it needs ``force`` and ``reason``); a candidate too when the candidate gates pass.
+    The version number must be new to the git remote too, unless ``offline``."""
+    from . import releasing
+
+    r = open_repo(repo)
+    releasing.check_releasable(r)
+    return releasing.release(r, family, propose(r, family), bump, force, reason, if_changed=if_changed,
+                             remote=None if offline else "origin")
+
+
+def promote(repo: RepoLike = None, family: str = None, version: str = None, stage: str = None,
+            reason: Optional[str] = None, force: bool = False, skip_staging: bool = False,
+            breaking: bool = False, dvc_remote: Optional[str] = None, push: bool = False,
+            remote: str = "origin") -> Result:
+    """Assign ``stage`` to ``version`` through every gate; with ``push``, on the git remote's
+    current tags, published atomically (retried after a lost race while still valid)."""
+    from . import promotion
+
+    r = open_repo(repo)
+    if push:
+        from .publish import promote_and_push
+
+        return promote_and_push(r, family, version, stage, reason, force, skip_staging, breaking,
+                                remote=remote, dvc_remote=dvc_remote)
+    return promotion.promote(r, family, version, stage, reason, force, skip_staging, breaking, dvc_remote)
+
+
+def rollback(repo: RepoLike = None, family: str = None, to: Optional[str] = None,
+             reason: Optional[str] = None, force: bool = False) -> Result:
+    from . import recovery
+
+    return recovery.rollback(open_repo(repo), family, to, reason, force)
+
+
+def drill(repo: RepoLike = None, family: str = None, reason: Optional[str] = None) -> Result:
+    from . import recovery
+
+    return recovery.drill(open_repo(repo), family, reason)
+
+
+def abort_canary(repo: RepoLike = None, family: str = None, reason: Optional[str] = None) -> Result:
+    from . import promotion
+
+    return promotion.abort_canary(open_repo(repo), family, reason)
+
+
+def deprecate(repo: RepoLike = None, family: str = None, version: str = None,
+              reason: Optional[str] = None, force: bool = False) -> Result:
+    from . import promotion
+
+    return promotion.retire(open_repo(repo), family, version, Stage.DEPRECATED, reason, force)
+
+
+def archive(repo: RepoLike = None, family: str = None, version: str = None,
+            reason: Optional[str] = None, force: bool = False) -> Result:
+    from . import promotion
+
+    return promotion.retire(open_repo(repo), family, version, Stage.ARCHIVED, reason, force)
+
+
+def push(repo: RepoLike = None, remote: str = "origin", dvc_remote: Optional[str] = None,
+         family: Optional[str] = None) -> Result:
+    """Publish: the DVC artifacts of unpublished versions, then their tags in one atomic push."""
+    from .publish import push as publish
+
+    return publish(open_repo(repo), remote, dvc_remote, family)
+
+
+# ---- serving and its decisions --------------------------------------------------------
+
+def serve(repo: RepoLike = None, **options) -> None:
+    """Run the HTTP server until SIGINT/SIGTERM (see :mod:`.server`); ``options`` are the
+    settings of :func:`.serve_settings.serve_settings` (None: from params.yaml or the default)."""
+    from .serve_settings import serve_settings
+
+    r = open_repo(repo)
+    settings = serve_settings(r.toplevel, r.family_names(), **options)
+    try:
+        from .server import run
+    except ImportError:
+        raise RegistryError("model-registry serve needs the serve extra: "
+                            "pip install 'versioned-ml-registry[serve]'") from None
+    run(settings)
+
+
+def _ledger(repo: RepoLike, ledger: Optional[str]):
+    from .serve_settings import ledger_path
+
+    return ledger_path(None if ledger is not None else open_repo(repo).toplevel, ledger)
+
+
+def decision(request_id: str, ledger: Optional[str] = None, repo: RepoLike = None) -> List[dict]:
+    """Which version decided request ``request_id``, on which input: its ledger rows (the
+    answer, and a shadow's if one ran)."""
+    from . import decisions as ledger_reader
+
+    return ledger_reader.show(_ledger(repo, ledger), request_id)
+
+
+def decisions(ledger: Optional[str] = None, repo: RepoLike = None, family: Optional[str] = None,
+              version: Optional[str] = None, route: Optional[str] = None, since: Optional[str] = None,
+              until: Optional[str] = None, limit: int = 100) -> List[dict]:
+    """The newest ``limit`` decisions matching the filters (times: unix seconds or ISO 8601)."""
+    from . import decisions as ledger_reader
+
+    return ledger_reader.select(_ledger(repo, ledger), family, version, route,
+                                ledger_reader.parse_time(since, "--since"),
+                                ledger_reader.parse_time(until, "--until"), limit)
+
+
+def verify_decisions(ledger: Optional[str] = None, repo: RepoLike = None) -> dict:
+    """Check the ledger's hash chain: ``{"path", "rows", "head", "problems"}``."""
+    from . import decisions as ledger_reader
+
+    return ledger_reader.verify(_ledger(repo, ledger))

@@ -1,0 +1,107 @@
+"""Loading a released version: the bytes of that version, verified, as a predictor.
+
+``load_version`` fetches the bundle recorded at the version's commit through DVC (cache
+first, then the remote; never the working tree's files) and checks, before loading anything:
+
+1. dvc.lock at that commit records the directory md5 the version tag recorded;
+2. the ``.dir`` manifest DVC serves for it hashes to that md5 (recomputed from its entries);
+3. the bytes of every bundle file hash to the md5s the manifest lists.
+
+Only then is model.skops loaded, through the bundle contract's reviewed skops types.
+Classification and regression bundles load alike.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .bundle import (
+    FINGERPRINT_FILE,
+    MODEL_FILE,
+    SIGNATURE_FILE,
+    load_model_bytes,
+    md5_bytes,
+    predict,
+    task_of,
+    validate_signature,
+)
+from .dvcfiles import norm_path, lock_md5s
+from .dvcstore import dvc_dir_listing, manifest_md5, open_dvc_fs, read_dvc_file
+from .errors import RegistryError
+
+
+class Predictor:
+    """A loaded version: ``predict(records)`` returns one label (classification) or number
+    (regression) per raw record, through the version's own fitted pipeline."""
+
+    def __init__(self, family: str, version: str, model, signature: dict, fingerprint: dict,
+                 commit: str | None = None, md5: str | None = None):
+        self.family = family
+        self.version = version
+        self.model = model
+        self.signature = signature
+        self.fingerprint = fingerprint
+        self.task = task_of(signature)
+        self.commit = commit
+        self.md5 = md5
+
+    def __repr__(self) -> str:
+        return f"Predictor({self.family}@{self.version}, {self.task})"
+
+    def predict(self, records) -> list:
+        if isinstance(records, dict):
+            records = [records]
+        return predict(self.model, self.signature, list(records))
+
+    def matches_fingerprint(self) -> bool:
+        """Whether this version's predictions on its probe set equal the recorded ones."""
+        probe = self.fingerprint.get("probe") or []
+        return self.predict(probe) == list(self.fingerprint.get("predictions") or [])
+
+
+def _verified_files(repo: str, label: str, commit: str, bundle_path: str, recorded_md5: str) -> dict:
+    locked = lock_md5s(repo, bundle_path, rev=commit)["md5"][bundle_path]
+    if locked != recorded_md5:
+        raise RegistryError(f"{label}: dvc.lock at {commit[:7]} records {locked} for {bundle_path}, "
+                            f"the version tag recorded {recorded_md5}")
+    fs = open_dvc_fs(repo, commit)
+    try:
+        dir_md5, files = dvc_dir_listing(fs, bundle_path)
+        if dir_md5 != recorded_md5:
+            raise RegistryError(f"{label}: DVC serves {dir_md5} for {bundle_path}, expected {recorded_md5}")
+        if manifest_md5(files) != recorded_md5:
+            raise RegistryError(f"{label}: the .dir manifest of {bundle_path} does not hash "
+                                f"to {recorded_md5}; the DVC cache or remote is corrupt")
+        blobs = {}
+        for name in (MODEL_FILE, SIGNATURE_FILE, FINGERPRINT_FILE):
+            if name not in files:
+                raise RegistryError(f"{label}: bundle {bundle_path} has no {name}")
+            data = read_dvc_file(fs, f"{bundle_path}/{name}")
+            if md5_bytes(data) != files[name]:
+                raise RegistryError(f"{label}: {bundle_path}/{name} has md5 {md5_bytes(data)}, the .dir "
+                                    f"manifest lists {files[name]}; refusing to load it")
+            blobs[name] = data
+        return blobs
+    finally:
+        fs.close()
+
+
+def _json(label: str, name: str, data: bytes) -> dict:
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RegistryError(f"{label}: {name} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise RegistryError(f"{label}: {name} must hold a JSON object")
+    return value
+
+
+def load_version(repo, family: str, version: str, commit: str, bundle_path: str,
+                 recorded_md5: str) -> Predictor:
+    """The bundle of ``family`` ``version`` at ``commit``, verified against ``recorded_md5``."""
+    label = f"{family} {version}"
+    blobs = _verified_files(str(repo), label, commit, norm_path(bundle_path), recorded_md5)
+    signature = validate_signature(_json(label, SIGNATURE_FILE, blobs[SIGNATURE_FILE]), f"{label}: {SIGNATURE_FILE}")
+    fingerprint = _json(label, FINGERPRINT_FILE, blobs[FINGERPRINT_FILE])
+    model = load_model_bytes(blobs[MODEL_FILE], f"{label}: {MODEL_FILE}")
+    return Predictor(family, version, model, signature, fingerprint, commit=commit, md5=recorded_md5)

@@ -1,0 +1,166 @@
+"""Tag names of the registry (GTO/DVC compatible).
+
+* ``<family>@v<semver>``      a released version (``intent@v1.3.0``)
+* ``<family>#<stage>#<N>``    a stage assignment (``intent#production#7``)
+
+Unassign tags (``<family>#<stage>!#<N>``) are never written and are skipped when read:
+``dvc artifacts get --stage`` ignores the ``!`` and would serve the wrong version.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Optional, Union
+
+import semver
+
+from .errors import RegistryError
+from .transitions import Stage
+
+DEFAULT_STAGES = tuple(stage.value for stage in Stage)
+
+FAMILY_PATTERN = r"[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?"
+FAMILY_RE = re.compile(rf"^{FAMILY_PATTERN}$")
+STAGE_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?$")
+_SEMVER_CORE = r"(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)"
+_VERSION_ARG_RE = re.compile(rf"^v?({_SEMVER_CORE})$")
+_VERSION_TAG_RE = re.compile(rf"^({FAMILY_PATTERN})@v(\S+)$")
+_STAGE_TAG_RE = re.compile(rf"^({FAMILY_PATTERN})#([a-z0-9][a-z0-9_-]*?)#([0-9]+)$")
+
+
+def validate_family(name: str) -> str:
+    """Return ``name`` if it is a valid family name, else raise RegistryError."""
+    if not isinstance(name, str) or not FAMILY_RE.match(name) or ".." in name:
+        raise RegistryError(
+            f"invalid family name {name!r}: use lowercase letters, digits, '-' and '_' "
+            "(no '@', '#', '!', ':', '/', '..', spaces or uppercase)"
+        )
+    return name
+
+
+def family_patterns(family: str) -> tuple[str, str]:
+    """The ``for-each-ref`` patterns of one family's tags: its versions and its stages."""
+    validate_family(family)
+    return f"refs/tags/{family}@*", f"refs/tags/{family}#*"
+
+
+def parse_version(text: Union[str, "semver.Version"]) -> "semver.Version":
+    """Parse a user-facing version: ``1.2.3`` or ``v1.2.3`` (nothing else)."""
+    if isinstance(text, semver.Version):
+        return text
+    m = _VERSION_ARG_RE.match(str(text).strip()) if isinstance(text, str) else None
+    if not m:
+        raise RegistryError(
+            f"invalid version {text!r}: expected MAJOR.MINOR.PATCH such as 1.2.3 or v1.2.3"
+        )
+    return semver.Version.parse(m.group(1))
+
+
+def format_version(version: Union[str, "semver.Version"]) -> str:
+    """``semver.Version(1, 2, 3)`` or ``"1.2.3"`` -> ``"v1.2.3"``."""
+    return "v" + str(parse_version(version))
+
+
+def version_tag(family: str, version) -> str:
+    return f"{validate_family(family)}@{format_version(version)}"
+
+
+def stage_tag(family: str, stage: str, counter: int) -> str:
+    if not STAGE_RE.match(stage or ""):
+        raise RegistryError(f"invalid stage name {stage!r}")
+    if int(counter) < 1:
+        raise RegistryError(f"invalid stage counter {counter!r}")
+    return f"{validate_family(family)}#{stage}#{int(counter)}"
+
+
+@dataclass(frozen=True)
+class VersionTagName:
+    family: str
+    version: "semver.Version"
+    vstring: str  # "v1.2.3"
+
+
+@dataclass(frozen=True)
+class StageTagName:
+    family: str
+    stage: str
+    counter: int
+
+
+@lru_cache(maxsize=None)
+def parse_tag(name: str) -> Optional[Union[VersionTagName, StageTagName]]:
+    """Parse a tag name (without ``refs/tags/``); None if it is not a registry tag.
+
+    Unassign tags (``#stage!#N``), deregistrations (``@v1.2.3!``), other GTO
+    forms and anything with an invalid family or version return None.
+    """
+    if "!" in name:
+        return None
+    m = _VERSION_TAG_RE.match(name)
+    if m:
+        try:
+            v = semver.Version.parse(m.group(2))
+        except ValueError:
+            return None
+        if ".." in m.group(1):
+            return None
+        return VersionTagName(m.group(1), v, f"v{v}")
+    m = _STAGE_TAG_RE.match(name)
+    if m:
+        if ".." in m.group(1):
+            return None
+        return StageTagName(m.group(1), m.group(2), int(m.group(3)))
+    return None
+
+
+# GTO writes these too; the registry cannot read them as GTO does (an unassign changes the
+# holder in GTO and is ignored by `dvc artifacts get`), so a family holding one stops with
+# the tag named and how to migrate.
+_GTO_FORMS = (
+    (re.compile(rf"^({FAMILY_PATTERN})#[a-z0-9][a-z0-9_-]*!#[0-9]+$"), "a GTO unassign tag"),
+    (re.compile(rf"^({FAMILY_PATTERN})#[a-z0-9][a-z0-9_-]*$"), "a GTO stage tag without a counter (gto assign --simple)"),
+    (re.compile(rf"^({FAMILY_PATTERN})@v\S+!$"), "a GTO deregistration"),
+    (re.compile(rf"^({FAMILY_PATTERN})@deprecated$"), "a GTO artifact deprecation"),
+)
+
+
+def gto_form(name: str) -> Optional[tuple[str, str]]:
+    """(family, what it is) for a tag in one of GTO's forms the registry does not read."""
+    for pattern, what in _GTO_FORMS:
+        match = pattern.match(name)
+        if match:
+            return match.group(1), what
+    return None
+
+
+def load_stages(toplevel: Optional[str]) -> tuple:
+    """Stages from the repo's ``.gto`` (``stages: [..]``), else the default list."""
+    if toplevel:
+        path = os.path.join(toplevel, ".gto")
+        if os.path.isfile(path):
+            import yaml
+
+            try:
+                with open(path, encoding="utf-8") as fh:
+                    data = yaml.safe_load(fh) or {}
+            except (OSError, yaml.YAMLError) as exc:
+                raise RegistryError(f"cannot read {path}: {exc}") from None
+            stages = data.get("stages") if isinstance(data, dict) else None
+            if stages:
+                stages = tuple(str(s) for s in stages)
+                missing = [s for s in DEFAULT_STAGES if s not in stages]
+                if missing:
+                    raise RegistryError(
+                        f".gto lacks the stages the registry needs: {', '.join(missing)}"
+                    )
+                return stages
+    return DEFAULT_STAGES
+
+
+def validate_stage(stage: str, stages=DEFAULT_STAGES) -> Stage:
+    if stage not in stages or stage not in DEFAULT_STAGES:
+        raise RegistryError(f"unknown stage {stage!r}: expected one of {', '.join(DEFAULT_STAGES)}")
+    return Stage(stage)

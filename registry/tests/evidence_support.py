@@ -1,0 +1,191 @@
+"""Helpers for the evidence tests: real bundles in real git + DVC repositories."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PYTHON_BIN = Path(sys.executable).parent
+DVC = str(PYTHON_BIN / "dvc") if (PYTHON_BIN / "dvc").exists() else "dvc"
+
+
+def run(cwd, *command, check=True) -> str:
+    env = dict(os.environ, DVC_NO_ANALYTICS="1", GIT_TERMINAL_PROMPT="0")
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(map(str, command))} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+FEATURES = ["alcohol", "malic_acid", "proline"]
+
+
+def make_data(labels=("barbera", "barolo", "grignolino"), n=60, seed=0):
+    """Three well separated clusters: small refits keep every probe prediction."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    centers = np.array([[12.0, 1.0, 500.0], [14.0, 3.0, 1000.0], [13.0, 5.0, 1500.0]])
+    X, y = [], []
+    for index, label in enumerate(labels):
+        X.append(centers[index % 3] + rng.normal(0, [0.2, 0.2, 30.0], size=(n // 3, 3)))
+        y += [label] * (n // 3)
+    return np.vstack(X), np.array(y)
+
+
+def write_bundle(root: Path, family: str = "cultivar", *, C: float = 1.0, seed: int = 0,
+                 labels=("barbera", "barolo", "grignolino"), features=FEATURES,
+                 description: str = "test model", metrics=None, flip: int = 0,
+                 task: str = "classification") -> Path:
+    """A real bundle written through the bundle contract (skops pipeline, signature,
+    fingerprint, card).
+
+    ``flip`` changes that many probe predictions (by training on relabelled points), to
+    produce a behaviour change.
+    """
+    import numpy as np
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from versioned_ml_registry.bundle import make_signature, predict, save_model
+
+    X, y = make_data(labels, seed=seed)
+    columns = [FEATURES.index(f) if f in FEATURES else 0 for f in features]
+    X = X[:, columns]
+    probe_X, _ = make_data(labels, n=30, seed=99)
+    probe_X = probe_X[:, columns]
+    classes = sorted(labels)
+    pipeline = Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler()),
+                         ("model", LogisticRegression(C=C, max_iter=500))])
+    if task == "regression":
+        from sklearn.linear_model import Ridge
+
+        pipeline.steps[-1] = ("model", Ridge(alpha=C))
+        y = X @ np.arange(1.0, X.shape[1] + 1)  # a numeric target
+        labels = None
+    if flip:
+        # Train the first `flip` probe records in as the next class, strongly weighted.
+        extra_X = np.repeat(probe_X[:flip], 20, axis=0)
+        probe_pred = pipeline.fit(X, y).predict(probe_X[:flip])
+        extra_y = np.repeat([classes[(classes.index(p) + 1) % len(classes)] for p in probe_pred], 20)
+        pipeline.fit(np.vstack([X, extra_X]), np.concatenate([y, extra_y]))
+    else:
+        pipeline.fit(X, y)
+    bundle = root / "models" / family
+    bundle.mkdir(parents=True, exist_ok=True)
+    save_model(pipeline, bundle / "model.skops")
+    signature = make_signature(task, [{"name": f, "type": "numeric"} for f in features], family, labels)
+    probe = [{name: round(float(value), 3) for name, value in zip(features, row)} for row in probe_X]
+    predictions = predict(pipeline, signature, probe)
+    card = {"family": family, "description": description, "intended_use": "tests",
+            "limitations": "synthetic", "data_version": {"data/raw/wine.csv": "x"},
+            "preprocessing": {"src/pkg/features.py": "y"}, "params": {"C": C},
+            "metrics": metrics if metrics is not None else {"accuracy": 0.95},
+            "requirements": {"python": "3.11", "packages": {"scikit-learn": "1.9.1"}}}
+    for name, value in (("signature.json", signature), ("card.json", card),
+                        ("fingerprint.json", {"probe": probe, "predictions": predictions})):
+        (bundle / name).write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+    return bundle
+
+
+DVC_YAML = """\
+stages:
+  prepare:
+    cmd: python src/pkg/prepare.py
+    deps: [data/raw/wine.csv, src/pkg/prepare.py]
+    outs: [data/prepared.csv]
+  package:
+    cmd: python src/pkg/package.py
+    deps: [data/prepared.csv, src/pkg/package.py, src/pkg/features.py]
+    params: [model.C]
+    outs: [models/cultivar]
+  other:
+    cmd: python src/pkg/other.py
+    deps: [src/pkg/other.py]
+    outs: [models/other]
+artifacts:
+  cultivar:
+    path: models/cultivar
+    type: model
+"""
+
+PARAMS = """\
+model:
+  C: 1.0
+registry:
+  agreement_threshold: 0.99
+  metric_tolerance: 0.01
+  gates:
+    candidate:
+      accuracy: 0.9
+"""
+
+
+def init_repo(base: Path) -> Path:
+    """A git + DVC repo at base/proj with a local remote at base/remote (relative path)."""
+    root = base / "proj"
+    (base / "remote").mkdir(parents=True, exist_ok=True)
+    root.mkdir(parents=True)
+    run(root, "git", "init", "-q", "-b", "main")
+    run(root, "git", "config", "user.email", "test@example.com")
+    run(root, "git", "config", "user.name", "Test")
+    run(root, "git", "config", "commit.gpgsign", "false")
+    run(root, "git", "config", "tag.gpgsign", "false")
+    run(root, DVC, "init", "-q")
+    run(root, DVC, "remote", "add", "-d", "local", "../remote")  # relative to the cwd
+    run(root, DVC, "config", "core.analytics", "false")
+    for path, text in {
+        "data/raw/wine.csv": "a,b\n1,2\n",
+        "src/pkg/prepare.py": "# prepare\n",
+        "src/pkg/package.py": "# package\n",
+        "src/pkg/features.py": "# features\n",
+        "src/pkg/other.py": "# other\n",
+        "data/prepared.csv": "a,b\n1,2\n",
+        "dvc.yaml": DVC_YAML,
+        "params.yaml": PARAMS,
+        "conf/config.yaml": "model: {C: 1.0}\n",
+        "README.md": "test repo\n",
+    }.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
+    (root / "models" / "other").mkdir(parents=True)
+    (root / "models" / "other" / "x.txt").write_text("other\n")
+    return root
+
+
+def record(root: Path, message: str, *, push: bool = True) -> str:
+    """``dvc commit`` the stages (no run), push, git commit; returns the commit sha."""
+    run(root, DVC, "commit", "-f", "-q")
+    if push:
+        run(root, DVC, "push", "-q")
+    run(root, "git", "add", "-A")
+    run(root, "git", "commit", "-q", "--allow-empty", "-m", message)
+    return run(root, "git", "rev-parse", "HEAD").strip()
+
+
+def tag(root: Path, name: str, commit: str, body: str = "") -> None:
+    run(root, "git", "tag", "-a", name, commit, "-m", f"Registering {name}\n\n{body}")
+
+
+def lock_md5(root: Path, path: str = "models/cultivar", rev: str | None = None) -> str:
+    import yaml
+
+    text = (root / "dvc.lock").read_text() if rev is None else run(root, "git", "show", f"{rev}:dvc.lock")
+    for stage in yaml.safe_load(text)["stages"].values():
+        for out in stage.get("outs", []):
+            if out["path"] == path:
+                return out["md5"]
+    raise KeyError(path)
+
+
+class Released:
+    def __init__(self, version: str, commit: str, tag: str):
+        import semver
+
+        self.version = semver.Version.parse(version)
+        self.commit = commit
+        self.tag = tag

@@ -1,0 +1,25 @@
+"""A sample of the SIGKILL trials of killing.py: 20 per write command (see that module)."""
+
+import os
+
+import pytest
+
+from killing import COMMANDS, run, table
+
+KILLS = int(os.environ.get("REGISTRY_KILLS", "20"))
+
+
+@pytest.fixture(scope="module")
+def tallies(tmp_path_factory):
+    return run(KILLS, seed=int(os.environ.get("REGISTRY_KILL_SEED", "0")), scratch=tmp_path_factory.mktemp("kills"))
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_killed_command_leaves_all_of_its_tags_or_none_and_blocks_nothing(tallies, command):
+    tally = tallies[command]
+    print(table({command: tally}))
+    assert tally.kills == KILLS
+    assert tally.partial == []
+    assert tally.blocked == []
+    assert tally.locks_left == 0
+    assert tally.none + tally.whole == KILLS
