@@ -21,10 +21,14 @@ from .transitions import LIVE, RETIRED, SERVED, Stage, order_problems
 
 
 def assignment(fam: FamilyState, info: VersionInfo, stage: Stage, counter: int, event: str, by: str,
-               reason: Optional[str], extra: Optional[dict] = None) -> NewTag:
-    """The tag assigning ``stage`` to ``info``, its body saying who, why and from where."""
+               reason: Optional[str], extra: Optional[dict] = None, replaces: Optional[str] = None) -> NewTag:
+    """The tag assigning ``stage`` to ``info``, its body saying who, why, from which stage, and
+    which tag of that stage it follows (``replaces``: by default the stage's newest tag in
+    ``fam``), so the history of every stage can be checked to be one unbroken chain."""
+    previous = fam.newest_event(stage)
     body = {"event": event, "family": fam.name, "version": info.vstring, "stage": str(stage),
-            "from_stage": fam.status(info.vstring), "by": by, "reason": reason, **(extra or {})}
+            "from_stage": fam.status(info.vstring), "by": by, "reason": reason,
+            "replaces": replaces or (previous.tag if previous else None), **(extra or {})}
     return NewTag(stage_tag(fam.name, stage, counter), info.commit,
                   stage_message(fam.name, info.vstring, str(stage), body))
 

@@ -38,13 +38,16 @@ def verify_hints(family: str) -> List[str]:
 
 
 def _production_tags(fam: FamilyState, target: VersionInfo, canary_follows: bool, event: str,
-                     by: str, reason: str, counter: int) -> List[NewTag]:
+                     by: str, reason: str, counter: int, after: Optional[List[NewTag]] = None) -> List[NewTag]:
     """production := target; a canary that was not live follows it (written first, so the
-    target's status is production)."""
+    target's status is production). ``after``: the tags written just before, in the same
+    command, which these follow."""
+    before = {tag.name.split("#")[1]: tag.name for tag in after or []}
     tags = []
     if canary_follows:
-        tags.append(assignment(fam, target, Stage.CANARY, counter, event, by, reason))
-    tags.append(assignment(fam, target, Stage.PRODUCTION, counter + len(tags), event, by, reason))
+        tags.append(assignment(fam, target, Stage.CANARY, counter, event, by, reason, replaces=before.get("canary")))
+    tags.append(assignment(fam, target, Stage.PRODUCTION, counter + len(tags), event, by, reason,
+                           replaces=before.get("production")))
     return tags
 
 
@@ -104,7 +107,7 @@ def drill(repo: Repo, family: str, reason: Optional[str] = None) -> Result:
     canary_follows = fam.holder(Stage.CANARY) == current
     back = _production_tags(fam, fam.get(prev), canary_follows, "drill", by, reason + " (back)", n)
     forward = _production_tags(fam, fam.get(current), canary_follows, "drill", by, reason + " (forward)",
-                               n + len(back))
+                               n + len(back), after=back)
     timings = []
     t0 = _time.perf_counter()
 

@@ -113,8 +113,10 @@ def release(repo: Repo, family: str, proposal, bump: Optional[str] = None, force
         body.setdefault(key, value)
     tags = [NewTag(version_tag(family, new), head, version_message(family, vstring, body))]
     if proposal.gates_passed:
+        previous = fam.newest_event(Stage.CANDIDATE)
         stage_body = {"event": "release", "family": family, "version": vstring, "stage": "candidate",
-                      "from_stage": None, "by": by, "reason": reason or "gates passed at release"}
+                      "from_stage": None, "by": by, "reason": reason or "gates passed at release",
+                      "replaces": previous.tag if previous else None}
         tags.append(NewTag(stage_tag(family, Stage.CANDIDATE, fam.next_counter), head,
                            stage_message(family, vstring, "candidate", stage_body)))
     res = Result("release", family, repo.write(family, tags), vstring)
