@@ -61,6 +61,17 @@ def md5_file(path) -> str:
     return digest.hexdigest()
 
 
+def json_object(raw: bytes, where: str) -> dict:
+    """A bundle's JSON file as an object; one-line RegistryError naming ``where`` otherwise."""
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RegistryError(f"{where} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise RegistryError(f"{where} must hold a JSON object")
+    return value
+
+
 # ---- the signature ------------------------------------------------------------------------
 
 def input_kind(field: dict) -> str:

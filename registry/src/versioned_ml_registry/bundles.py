@@ -3,11 +3,10 @@ a git revision through DVC (cache first, then the remote; never the working tree
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .bundle import FILES, JSON_FILES, MODEL_FILE, md5_file
+from .bundle import FILES, JSON_FILES, MODEL_FILE, json_object, md5_file
 from .dvcfiles import norm_path
 from .dvcstore import dvc_dir_listing, open_dvc_fs, read_dvc_file
 from .errors import RegistryError
@@ -29,21 +28,11 @@ class Bundle:
     files: dict[str, str] = field(default_factory=dict)
 
 
-def _parse_json(name: str, raw: bytes, where: str) -> dict:
-    try:
-        value = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RegistryError(f"{where}/{name} is not valid JSON: {exc}") from exc
-    if not isinstance(value, dict):
-        raise RegistryError(f"{where}/{name} must hold a JSON object")
-    return value
-
-
 def _bundle(path: str, files: dict[str, str], read, where: str) -> Bundle:
     missing = [name for name in FILES if name not in files]
     if missing:
         raise RegistryError(f"bundle {where} lacks {', '.join(missing)}; run `dvc repro`")
-    parsed = {name: _parse_json(name, read(name), where) for name in JSON_FILES}
+    parsed = {name: json_object(read(name), f"{where}/{name}") for name in JSON_FILES}
     return Bundle(
         path=path,
         signature=parsed["signature.json"],

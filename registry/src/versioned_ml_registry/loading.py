@@ -13,12 +13,12 @@ Classification and regression bundles load alike.
 
 from __future__ import annotations
 
-import json
 
 from .bundle import (
     FINGERPRINT_FILE,
     MODEL_FILE,
     SIGNATURE_FILE,
+    json_object,
     load_model_bytes,
     md5_bytes,
     predict,
@@ -86,22 +86,12 @@ def _verified_files(repo: str, label: str, commit: str, bundle_path: str, record
         fs.close()
 
 
-def _json(label: str, name: str, data: bytes) -> dict:
-    try:
-        value = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RegistryError(f"{label}: {name} is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise RegistryError(f"{label}: {name} must hold a JSON object")
-    return value
-
-
 def load_version(repo, family: str, version: str, commit: str, bundle_path: str,
                  recorded_md5: str) -> Predictor:
     """The bundle of ``family`` ``version`` at ``commit``, verified against ``recorded_md5``."""
     label = f"{family} {version}"
     blobs = _verified_files(str(repo), label, commit, norm_path(bundle_path), recorded_md5)
-    signature = validate_signature(_json(label, SIGNATURE_FILE, blobs[SIGNATURE_FILE]), f"{label}: {SIGNATURE_FILE}")
-    fingerprint = _json(label, FINGERPRINT_FILE, blobs[FINGERPRINT_FILE])
+    signature = validate_signature(json_object(blobs[SIGNATURE_FILE], f"{label}: {SIGNATURE_FILE}"), f"{label}: {SIGNATURE_FILE}")
+    fingerprint = json_object(blobs[FINGERPRINT_FILE], f"{label}: {FINGERPRINT_FILE}")
     model = load_model_bytes(blobs[MODEL_FILE], f"{label}: {MODEL_FILE}")
     return Predictor(family, version, model, signature, fingerprint, commit=commit, md5=recorded_md5)
