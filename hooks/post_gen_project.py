@@ -1,9 +1,10 @@
 """Turn the rendered folder into a ready repository.
 
 Pin the registry distribution to the template commit this project is baked from, record the
-template for cruft, then: git init on `main`, dvc init, the DVC remote, the example's raw data
-under DVC, the first composed params.yaml, and one first commit. Any failure prints one line
-and exits non-zero; cookiecutter then removes the project folder.
+template for cruft, then: git init on `main`, dvc init, the DVC remote, the example family's
+raw data under DVC, families.yaml and dvc.yaml's families block (written by the project's own
+`sync-families`, their one writer), the first composed params.yaml, and one first commit.
+Any failure prints one line and exits non-zero; cookiecutter then removes the project folder.
 
 When cruft renders the template to compute an update (`cruft update`, `cruft diff`), only
 the pin is written: the repository already exists.
@@ -17,7 +18,7 @@ from pathlib import Path
 
 ANSWERS = json.loads({{ cookiecutter | jsonify | tojson }})
 PACKAGE = ANSWERS["package"]
-RAW_DATA = "data/raw/wine.csv"
+RAW_DATA = f"data/raw/{ANSWERS['model_family']}.csv"  # the example family's data
 REGISTRY = "versioned-ml-registry[dvc,bundle,serve]"
 # cookiecutter itself sets _output_dir; cruft's rendering for an update does not
 RENDER_ONLY = "_output_dir" not in ANSWERS
@@ -126,9 +127,9 @@ def main() -> int:
             return 0
         run("git", "init", "--quiet", "--initial-branch=main")
         dvc("init", "--quiet")
-        dvc("config", "hydra.enabled", "true")
         remote = configure_remote()
-        python("-m", f"{PACKAGE}.dataset", RAW_DATA)
+        python("-m", PACKAGE, "sync-families")  # before any dvc command: dvc.yaml reads families.yaml
+        python("-m", f"{PACKAGE}.example_data", RAW_DATA)
         dvc("add", "--quiet", RAW_DATA)
         python("-m", f"{PACKAGE}.config")
         record_template(source, commit)
@@ -145,6 +146,7 @@ def main() -> int:
     else:
         print(f"The registry is pinned to the template commit {commit[:12]}; `cruft update` moves the pin.")
     print(f"Next: cd {os.getcwd()} && pip install --upgrade pip && pip install -e \".[test]\" && dvc repro")
+    print(f"Your own data: python -m {PACKAGE} add-family NAME --data FILE.csv --target COLUMN (README, \"Families\")")
     return 0
 
 

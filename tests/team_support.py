@@ -31,8 +31,8 @@ def registry(project: Path, *args: str, check: bool = True, env: dict | None = N
 def new_version(project: Path, n: int, env: dict | None = None) -> str:
     """Change the model card (a `feat:` commit raises the bump to MINOR), repro, commit,
     release; return the version written."""
-    card = project / "conf" / "card" / "default.yaml"
-    lines = [f"intended_use: Classify the cultivar of a wine (edition {n})." if line.startswith("intended_use:")
+    card = project / "conf" / "families" / f"{FAMILY}.yaml"
+    lines = [f"  intended_use: Classify the cultivar of a wine (edition {n})." if line.startswith("  intended_use:")
              else line for line in card.read_text().splitlines()]
     card.write_text("\n".join(lines) + "\n")
     run(project, "dvc", "repro", env=env)

@@ -45,8 +45,13 @@ def test_the_default_bake_is_one_clean_commit_with_dvc(tmp_path):
     assert git(project, "status", "--porcelain") == ""
     assert (project / ".dvc" / "config").exists()
     assert run(project, "dvc", "status").returncode == 0
-    assert (project / "data" / "raw" / "wine.csv.dvc").exists()
-    assert "data/raw/wine.csv" not in git(project, "ls-files").splitlines()
+    assert (project / "data" / "raw" / "cultivar.csv.dvc").exists()
+    assert "data/raw/cultivar.csv" not in git(project, "ls-files").splitlines()
+    # the family list and dvc.yaml's families block are written by the bake, from conf/families/
+    assert yaml.safe_load((project / "families.yaml").read_text())["family_list"] == \
+        {"cultivar": {"data": "data/raw/cultivar.csv"}}
+    assert list(yaml.safe_load((project / "dvc.yaml").read_text())["artifacts"]) == ["cultivar"]
+    assert "dvc_plots/" in (project / ".gitignore").read_text().splitlines()
 
 
 def test_no_template_syntax_is_left_in_any_generated_file(tmp_path):

@@ -100,9 +100,9 @@ def test_a_hostile_free_text_answer_bakes_literally_and_never_runs(tmp_path, mon
     assert pyproject["description"] == description
     assert pyproject["authors"] == [{"name": value, "email": EMAIL}]
 
-    # the model card: conf/card/default.yaml composed by hydra into params.yaml, interpolation inert
+    # the model card: the example family's conf composed by hydra into params.yaml, interpolation inert
     python(project, "-m", f"{package}.config")
-    card = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))["card"]
+    card = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))["families"][answers.get("model_family", "cultivar")]["card"]
     assert card["description"] == description
     assert card["owners"] == [f"{value} <{EMAIL}>"]
 

@@ -67,7 +67,7 @@ def bundle_manifests(project: Path) -> dict:
     for tag in git(project, "tag", "-l", f"{FAMILY}@v*").split():
         commit = git(project, "rev-parse", f"{tag}^{{commit}}")
         lock = yaml.safe_load(git(project, "show", f"{commit}:dvc.lock"))
-        (entry,) = [o for o in lock["stages"]["package"]["outs"] if o["path"] == f"models/{FAMILY}"]
+        (entry,) = [o for o in lock["stages"][f"package@{FAMILY}"]["outs"] if o["path"] == f"models/{FAMILY}"]
         md5 = entry["md5"]
         listing = json.loads((project / ".dvc/cache/files/md5" / md5[:2] / md5[2:]).read_text())
         out[tag.split("@", 1)[1]] = (commit, {e["relpath"]: e["md5"] for e in listing})

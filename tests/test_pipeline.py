@@ -7,6 +7,8 @@ import yaml
 from baking import bake, copy_project, git, ran_stages, run
 
 FAMILY = "cultivar"
+RAW = f"data/raw/{FAMILY}.csv"
+METRICS = f"metrics/{FAMILY}.json"
 BUNDLE_FILES = {"model.skops", "signature.json", "fingerprint.json", "card.json"}
 
 
@@ -21,22 +23,26 @@ def dep_md5(stage, path):
 def test_repro_writes_the_bundle_metrics_and_plots(reproduced):
     bundle = reproduced / "models" / FAMILY
     assert {f.name for f in bundle.iterdir()} == BUNDLE_FILES
-    metrics = json.loads((reproduced / "metrics.json").read_text())
+    metrics = json.loads((reproduced / METRICS).read_text())
     assert set(metrics) == {"accuracy", "f1_macro"} and metrics["accuracy"] > 0.8
-    assert (reproduced / "plots" / "confusion.csv").read_text().startswith("actual,predicted\n")
-    plots = run(reproduced, "dvc", "plots", "show", "--json").stdout
-    assert "plots/confusion.csv" in plots
+    assert (reproduced / "plots" / FAMILY / "confusion.csv").read_text().startswith("actual,predicted\n")
+    plots = json.loads(run(reproduced, "dvc", "plots", "show", "--json").stdout)
+    (plot,) = plots["data"][f"plots/{FAMILY}/confusion.csv"]
+    assert plot["content"]["title"]["text"].startswith(f"{FAMILY}: confusion matrix")
 
 
 def test_the_lock_pins_data_code_params_and_weights(reproduced):
-    prepare, train, package = (lock_stage(reproduced, name) for name in ("prepare", "train", "package"))
+    prepare, train, package = (lock_stage(reproduced, f"{name}@{FAMILY}") for name in ("prepare", "train", "package"))
     card = json.loads((reproduced / "models" / FAMILY / "card.json").read_text())
-    assert card["data_version"] == {"data/raw/wine.csv": dep_md5(prepare, "data/raw/wine.csv")}
+    assert card["data_version"] == {RAW: dep_md5(prepare, RAW)} == {RAW: dep_md5(package, RAW)}
     assert dep_md5(train, "src/wine_cultivar/features.py")
-    assert train["params"]["params.yaml"]["model"] == {"name": "logistic_regression", "C": 1.0, "max_iter": 1000}
-    assert train["outs"][0]["path"] == "build/model.skops" and train["outs"][0]["md5"]
+    model = train["params"]["params.yaml"][f"families.{FAMILY}.model"]
+    assert model == yaml.safe_load((reproduced / "params.yaml").read_text())["families"][FAMILY]["model"]
+    assert model["name"] == "logistic_regression"
+    assert train["outs"][0]["path"] == f"build/{FAMILY}/model.skops" and train["outs"][0]["md5"]
     assert package["outs"][0]["path"] == f"models/{FAMILY}" and package["outs"][0]["md5"].endswith(".dir")
-    assert card["metrics"] == json.loads((reproduced / "metrics.json").read_text())
+    assert card["metrics"] == json.loads((reproduced / METRICS).read_text())
+    assert card["task"] == "classification" and card["intended_use"].startswith("Classify the cultivar")
     assert set(card["requirements"]["packages"]) == {"scikit-learn", "skops", "numpy"}
 
 
@@ -61,10 +67,10 @@ def test_a_second_repro_changes_nothing(reproduced):
     """Only `propose` runs again (it always does, and writes nothing but its report)."""
     lock = (reproduced / "dvc.lock").read_bytes()
     done = run(reproduced, "dvc", "repro")
-    assert ran_stages(done.stdout) == ["propose"]
+    assert ran_stages(done.stdout) == [f"propose@{FAMILY}"]
     assert "cultivar: MINOR → v0.1.0 (first release)" in done.stdout
     assert (reproduced / "dvc.lock").read_bytes() == lock
-    assert run(reproduced, "dvc", "status").stdout.split() == ["propose:", "always", "changed"]
+    assert run(reproduced, "dvc", "status").stdout.split() == [f"propose@{FAMILY}:", "always", "changed"]
 
 
 def test_the_generated_projects_own_tests_pass(reproduced):
@@ -80,15 +86,19 @@ def test_hydra_config_drives_repro_and_exp_run(tmp_path):
 
     conf = project / "conf" / "model" / "logistic_regression.yaml"
     conf.write_text(conf.read_text().replace("C: 1.0", "C: 0.05"))
-    assert ran_stages(run(project, "dvc", "repro").stdout) == ["config", "train", "evaluate", "package", "propose"]
+    after_config = [f"{stage}@{FAMILY}" for stage in ("train", "evaluate", "package", "propose")]
+    assert ran_stages(run(project, "dvc", "repro").stdout) == ["config", *after_config]
     diff = run(project, "dvc", "params", "diff").stdout
-    assert "model.C" in diff and "0.05" in diff and "data." not in diff
+    assert f"families.{FAMILY}.model.C" in diff and "0.05" in diff and ".data" not in diff
     git(project, "commit", "-qam", "feat: stronger regularisation")
 
-    done = run(project, "dvc", "exp", "run", "-S", "model.C=0.02")
-    assert ran_stages(done.stdout) == ["config", "train", "evaluate", "package", "propose"]
-    assert yaml.safe_load((project / "params.yaml").read_text())["model"]["C"] == 0.02
-    assert lock_stage(project, "train")["params"]["params.yaml"]["model"]["C"] == 0.02
+    done = run(project, "dvc", "exp", "run", "-S", f"families.{FAMILY}.model.C=0.02")
+    assert ran_stages(done.stdout) == ["config", *after_config]
+    assert yaml.safe_load((project / "params.yaml").read_text())["families"][FAMILY]["model"]["C"] == 0.02
+    assert lock_stage(project, f"train@{FAMILY}")["params"]["params.yaml"][f"families.{FAMILY}.model"]["C"] == 0.02
+    # the override survives the next run of the config stage
+    done = run(project, "dvc", "repro")
+    assert yaml.safe_load((project / "params.yaml").read_text())["families"][FAMILY]["model"]["C"] == 0.02
 
 
 def test_push_then_a_fresh_clone_pulls_the_same_bundle(reproduced, tmp_path):

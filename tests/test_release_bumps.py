@@ -24,9 +24,8 @@ from baking import commit_all, copy_project, git, registry, run, tag_refs, tag_y
 
 FAMILY = "cultivar"
 MODEL_CONF = Path("conf/model/logistic_regression.yaml")
-DATA_CONF = Path("conf/data/wine.yaml")
-CARD_CONF = Path("conf/card/default.yaml")
-RAW = Path("data/raw/wine.csv")
+FAMILY_CONF = Path(f"conf/families/{FAMILY}.yaml")  # the family's data, features, card
+RAW = Path(f"data/raw/{FAMILY}.csv")
 
 
 # ---- the shared starting points ------------------------------------------------------------
@@ -54,7 +53,7 @@ def _prepared(released, tmp_path_factory, name, change) -> Path:
 def card_edited(released, tmp_path_factory):
     """Only the model card's text changed, reproduced, not committed (PATCH evidence)."""
     return _prepared(released, tmp_path_factory, "card", lambda p: set_yaml(
-        p / CARD_CONF, "description", "Cultivar classifier for the Piedmont wine lab."))
+        p / FAMILY_CONF, "card.description", "Cultivar classifier for the Piedmont wine lab."))
 
 
 @pytest.fixture(scope="module")
@@ -75,13 +74,19 @@ def project(tmp_path):
 
 
 def set_yaml(path: Path, key: str, value) -> None:
-    """Change one top-level key of a conf/ file (comments on other lines kept)."""
+    """Change one key of a conf/ file, top-level or one level down (``card.description``),
+    comments on other lines kept."""
+    *parent, leaf = key.split(".")
+    indent = "  " * len(parent)
     lines = path.read_text().splitlines()
-    hits = [i for i, line in enumerate(lines) if line.startswith(f"{key}:")]
+    hits = [i for i, line in enumerate(lines) if line.startswith(f"{indent}{leaf}:")]
     assert len(hits) == 1, f"{key} not found once in {path}"
-    lines[hits[0]] = f"{key}: {json.dumps(value)}"
+    lines[hits[0]] = f"{indent}{leaf}: {json.dumps(value)}"
     path.write_text("\n".join(lines) + "\n")
-    assert yaml.safe_load(path.read_text())[key] == value
+    loaded = yaml.safe_load(path.read_text())
+    for part in parent:
+        loaded = loaded[part]
+    assert loaded[leaf] == value
 
 
 def versions(project: Path) -> list[str]:
@@ -131,7 +136,7 @@ def assert_bump(project: Path, *, bump: str, evidence: str, commits: str | None,
 def manifest(project: Path, tag: str) -> dict:
     """{file: md5} of the bundle dvc.lock records at a version tag's commit, from the DVC cache."""
     lock = yaml.safe_load(git(project, "show", f"{tag}:dvc.lock"))
-    (out,) = [o for o in lock["stages"]["package"]["outs"] if o["path"] == f"models/{FAMILY}"]
+    (out,) = [o for o in lock["stages"][f"package@{FAMILY}"]["outs"] if o["path"] == f"models/{FAMILY}"]
     md5 = out["md5"]
     listing = json.loads((project / ".dvc/cache/files/md5" / md5[:2] / md5[2:]).read_text())
     assert md5 == tag_yaml(project, tag)["md5"][f"models/{FAMILY}"]  # the tag records what dvc.lock pins
@@ -146,7 +151,7 @@ def cached(project: Path, md5: str) -> bytes:
 
 
 def rewrite_raw(project: Path, edit) -> None:
-    """Replace data/raw/wine.csv by ``edit(header, rows)`` and track the new version with DVC."""
+    """Replace the family's raw CSV by ``edit(header, rows)`` and track the new version with DVC."""
     path = project / RAW
     with path.open(newline="") as f:
         rows = list(csv.reader(f))
@@ -161,9 +166,9 @@ def rewrite_raw(project: Path, edit) -> None:
 
 def drop_proline(p: Path) -> None:
     """Train without the proline input, reproduce and commit."""
-    lines = (p / DATA_CONF).read_text().splitlines()
-    (p / DATA_CONF).write_text("\n".join(line for line in lines if line.strip() != "- proline") + "\n")
-    assert "proline" not in yaml.safe_load((p / DATA_CONF).read_text())["features"]
+    lines = (p / FAMILY_CONF).read_text().splitlines()
+    (p / FAMILY_CONF).write_text("\n".join(line for line in lines if not line.strip().startswith("proline:")) + "\n")
+    assert "proline" not in yaml.safe_load((p / FAMILY_CONF).read_text())["data"]["features"]
     run(p, "dvc", "repro")
     commit_all(p, "chore: train without proline")
 
@@ -210,9 +215,9 @@ def test_a_version_breaking_productions_callers_needs_breaking_to_serve(released
 def test_renaming_an_input_field_is_major(released, project):
     p = project(released)
     rewrite_raw(p, lambda header, rows: ([("proline_mg_l" if h == "proline" else h) for h in header], rows))
-    text = (p / DATA_CONF).read_text()
-    assert text.count("  - proline\n") == 1
-    (p / DATA_CONF).write_text(text.replace("  - proline\n", "  - proline_mg_l\n"))
+    text = (p / FAMILY_CONF).read_text()
+    assert text.count("    proline: {type: numeric}\n") == 1
+    (p / FAMILY_CONF).write_text(text.replace("    proline: {type: numeric}\n", "    proline_mg_l: {type: numeric}\n"))
     run(p, "dvc", "repro")
     commit_all(p, "chore: name proline with its unit")
     # inputs are matched by name: a caller sending "proline" breaks, whatever the new name

@@ -97,7 +97,7 @@ def test_fresh_clone_serves_production_from_s3_alone(published, s3, tmp_path, ti
     assert not (fresh / ".dvc" / "cache").exists(), "the clone must start with an empty DVC cache"
     assert not (fresh / "models" / FAMILY).exists()
     assert "cache" not in run(fresh, "dvc", "config", "--list", env=fresh_env).stdout
-    csv_path = str(project / "data" / "raw" / "wine.csv")
+    csv_path = str(project / "data" / "raw" / f"{FAMILY}.csv")
 
     with Clock(timings, "load_model from S3"):
         served = run(fresh, sys.executable, "-c", LOAD, str(fresh), csv_path, env=fresh_env).stdout

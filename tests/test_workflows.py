@@ -258,10 +258,15 @@ def test_pr_workflow(rendered):
     assert "pull_request" in _on(wf)
     runs = _runs(wf)
     assert _index(runs, "pip install -e") < _index(runs, "dvc repro") < _index(runs, "pytest")
+    family = rendered["answers"]["model_family"]
+    assert f"@{family}" not in runs[_index(runs, "dvc repro")], "the pipeline runs over every family"
     if rendered["answers"]["dvc_remote"] == "s3":
         assert _index(runs, "dvc pull") < _index(runs, "dvc repro")
+        assert runs[_index(runs, "dvc repro")].strip() == "dvc repro"
     else:
         assert not any("dvc pull" in r for r in runs), "a local remote cannot be pulled in CI"
+        # every family whose data CI can rebuild, listed by the project's own command
+        assert 'dvc repro "propose@$family"' in runs[_index(runs, "dvc repro")]
 
 
 def test_release_workflow(rendered):
@@ -274,7 +279,8 @@ def test_release_workflow(rendered):
         assert wf["permissions"]["contents"] == "write"
         assert _index(runs, "dvc pull") < _index(runs, "dvc repro")
         assert _index(runs, "git diff --exit-code dvc.lock") \
-            < _index(runs, f"model-registry release {family}") < _index(runs, "model-registry push")
+            < _index(runs, 'model-registry release "$family" --if-changed') < _index(runs, "model-registry push")
+        assert f"release {family}" not in "".join(runs), "the release job loops over families.yaml, not one family"
         assert not any("git push" in r for r in runs), "tags go out only through model-registry push"
     else:
         assert not any("model-registry push" in r or "git push" in r for r in runs), \
@@ -283,13 +289,13 @@ def test_release_workflow(rendered):
 
 def test_deploy_workflow(rendered):
     wf = rendered["yaml"]["deploy.yml"]
-    family = rendered["answers"]["model_family"]
     on = _on(wf)
     assert set(on) == {"push"} and "branches" not in on["push"]
     runs = _runs(wf)
-    resolve = _index(runs, f"model-registry resolve {family} --stage")
+    resolve = _index(runs, 'model-registry resolve "$family" --stage')
+    assert "cut -d'#' -f1" in runs[resolve], "the family comes from the tag"
     if rendered["answers"]["dvc_remote"] == "s3":
-        assert resolve < _index(runs, f"dvc artifacts get . {family}")
+        assert resolve < _index(runs, 'dvc artifacts get . "$FAMILY"')
     else:  # the rebuild installs the project as it was at the resolved version, then reproduces it
         assert resolve < _index(runs, "dvc repro")
         rebuild = runs[_index(runs, "dvc repro")]
@@ -297,17 +303,18 @@ def test_deploy_workflow(rendered):
 
 
 def test_deploy_tag_filters_match_real_tags(rendered):
+    """Every family's production and staging assignments deploy; nothing else does."""
     family = rendered["answers"]["model_family"]
     tags = _on(rendered["yaml"]["deploy.yml"])["push"]["tags"]
     assert all("#" in t for t in tags), f"a '#' was read as a YAML comment: {tags}"
     should = [f"{family}#production#1", f"{family}#production#12", f"{family}#production#307",
-              f"{family}#staging#3"]
+              f"{family}#staging#3", "diabetes#production#1", "churn-v2#staging#14", "a_b#production#2"]
     should_not = [
-        f"{family}@v1.0.0", f"{family}@v0.1.0",            # versions are not deployments
-        f"{family}#candidate#2", f"{family}#deprecated#4", f"{family}#canary#5",
+        f"{family}@v1.0.0", f"{family}@v0.1.0", "diabetes@v1.0.0",   # versions are not deployments
+        f"{family}#candidate#2", f"{family}#deprecated#4", f"{family}#canary#5", "diabetes#shadow#3",
         f"{family}#production!#3",                          # GTO unassign syntax (never written)
         f"{family}#production#", f"{family}#production#12x", f"{family}#production#1/2",
-        "other#production#1", f"{family}x#production#1", f"x{family}#production#1",
+        f"team/{family}#production#1",                      # not a family name
     ]
     for tag in should:
         valid = subprocess.run(["git", "check-ref-format", f"refs/tags/{tag}"])
@@ -315,6 +322,27 @@ def test_deploy_tag_filters_match_real_tags(rendered):
         assert github_filter_match(tags, tag), f"{tags} must match {tag}"
     for tag in should_not:
         assert not github_filter_match(tags, tag), f"{tags} must not match {tag}"
+
+
+RELEASE_LIST = re.compile(r"families=\$\(python -c '(.*?)'\)")
+
+
+def test_release_loops_over_every_family_in_families_yaml(rendered, tmp_path):
+    """The release job's family list is families.yaml's, as the project writes it (with a local
+    remote CI cannot upload artifacts, so it releases nothing)."""
+    runs = _runs(rendered["yaml"]["release.yml"])
+    if rendered["answers"]["dvc_remote"] != "s3":
+        assert not any("model-registry release" in run for run in runs)
+        return
+    step = runs[_index(runs, "model-registry release")]
+    program = RELEASE_LIST.search(step).group(1)
+    (tmp_path / "families.yaml").write_text("# written by add-family\nfamily_list:\n"
+                                            "  cultivar:\n    data: data/raw/cultivar.csv\n"
+                                            "  diabetes:\n    data: data/raw/diabetes.csv\n")
+    done = subprocess.run([sys.executable, "-c", program], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["cultivar", "diabetes"]
+    assert step.index("for family in $families") < step.index('model-registry release "$family" --if-changed')
 
 
 def test_s3_credentials_only_for_s3(rendered):

@@ -82,10 +82,26 @@ def test_artifact_path_and_family_paths(built):
     with pytest.raises(RegistryError, match='no artifact "nope"'):
         dvcfiles.artifact_path(root, "nope")
     paths = commits.family_paths(root, "cultivar")
-    for expected in ("dvc.yaml", "conf", "params.yaml", "data/raw/wine.csv",
+    for expected in ("conf", "data/raw/wine.csv",
                      "src/pkg/prepare.py", "src/pkg/package.py", "src/pkg/features.py"):
         assert expected in paths
+    # params.yaml is composed from conf/ for every family: conf/ decides whose a change is
+    assert "params.yaml" not in paths and "dvc.yaml" not in paths
     assert "src/pkg/other.py" not in paths and "README.md" not in paths
+
+
+def test_a_commit_to_another_familys_conf_does_not_concern_this_family(built, tmp_path):
+    root = clone(built, tmp_path)
+    for name, text in (("conf/families/other.yaml", "x: 1\n"), ("conf/families/cultivar.yaml", "x: 2\n"),
+                       ("conf/model.yaml", "shared: 1\n")):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+        run(root, "git", "add", name)
+        run(root, "git", "commit", "-q", "-m", f"feat: {name}")
+    head = run(root, "git", "rev-parse", "HEAD~3").strip()
+    found = commits.commits_since(root, head, commits.family_paths(root, "cultivar"),
+                                  commits.concerns_family("cultivar"))
+    assert [message for _, message in found] == ["feat: conf/model.yaml", "feat: conf/families/cultivar.yaml"]
 
 
 def test_commits_since_are_limited_to_family_paths(built):

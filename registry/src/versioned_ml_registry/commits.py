@@ -14,7 +14,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from .dvcfiles import _entry_paths, _params_files, artifact_path, load_dvc_yaml, upstream_stages
+from .dvcfiles import artifact_path, stage_graph, upstream_stages
 from .errors import RegistryError
 from .policy import Bump, higher
 
@@ -70,13 +70,13 @@ def bump_from_commits(messages) -> tuple[Bump, list[str]]:
     return best, reasons
 
 
-def commits_since(repo, since_commit: str | None, paths: list[str]) -> list[tuple[str, str]]:
-    """``(sha, full message)`` of the commits after ``since_commit`` up to HEAD touching ``paths``.
-
-    Newest first. ``since_commit=None`` means the whole history.
-    """
+def commits_since(repo, since_commit: str | None, paths: list[str],
+                  concerns=lambda path: True) -> list[tuple[str, str]]:
+    """``(sha, full message)`` of the commits after ``since_commit`` up to HEAD that touch a
+    file of ``paths`` for which ``concerns(file)`` holds. Newest first; ``since_commit=None``
+    means the whole history."""
     revs = f"{since_commit}..HEAD" if since_commit else "HEAD"
-    command = ["git", "log", f"--format=%H{_FIELD}%B{_RECORD}", revs, "--"]
+    command = ["git", "log", "--name-only", f"--format={_RECORD}%H{_FIELD}%B{_FIELD}", revs, "--"]
     command += list(paths) if paths else ["."]
     result = subprocess.run(command, cwd=repo, capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -86,30 +86,33 @@ def commits_since(repo, since_commit: str | None, paths: list[str]) -> list[tupl
         raise RegistryError(f"cannot read commits since {since_commit or 'the start'}: {error}")
     commits = []
     for record in result.stdout.split(_RECORD):
-        record = record.strip("\n")
-        if _FIELD in record:
-            sha, message = record.split(_FIELD, 1)
+        if record.count(_FIELD) < 2:
+            continue
+        sha, message, files = record.split(_FIELD, 2)
+        if any(concerns(name) for name in files.split()):
             commits.append((sha.strip(), message.strip()))
     return commits
 
 
-def family_paths(repo, family: str) -> list[str]:
-    """The files whose commits concern ``family``.
+FAMILY_CONFS = "conf/families/"
+# Written for all families at once (composed params, the lock, the family list and the
+# tools' block of dvc.yaml): adding one family changes them, which concerns no other family.
+SHARED_OUTPUTS = ("params.yaml", "params.conf.yaml", "dvc.lock", "families.yaml", "dvc.yaml")
 
-    From dvc.yaml: the stage writing ``artifacts.<family>.path``, the stages upstream of it
-    (their outputs are its dependencies, or they write a parameter file it reads), all their
-    dependencies and parameter files, plus ``dvc.yaml``, ``conf/`` and ``params.yaml``. A
-    DVC-tracked dependency is changed in git through its ``.dvc`` file, so those are listed too.
-    """
+
+def family_paths(repo, family: str) -> list[str]:
+    """The files whose commits concern ``family``: the dependencies and parameter files of the
+    stages that make its bundle (resolved per family from dvc.lock: ``train@<family>``...), the
+    ``.dvc`` files of its data, the bundle, and ``conf/`` (see ``concerns_family``); not the
+    files every family's change rewrites (``SHARED_OUTPUTS``)."""
     root = Path(repo)
-    dvc_yaml = load_dvc_yaml(repo)
     bundle = artifact_path(repo, family)
-    stages = dvc_yaml.get("stages") or {}
-    paths = {"dvc.yaml", "conf", "params.yaml", bundle}
-    for name in upstream_stages(dvc_yaml, bundle):
-        stage = stages.get(name) or {}
-        paths.update(_entry_paths(stage.get("deps")))
-        paths.update(_params_files(stage))
+    graph = stage_graph(repo)
+    paths = {"conf", bundle}
+    for name in upstream_stages(graph, bundle):
+        paths.update(graph[name]["deps"])
+        paths.update(graph[name]["params"])
+    paths.difference_update(SHARED_OUTPUTS)
     for path in list(paths):
         parts = path.split("/")
         for end in range(1, len(parts) + 1):
@@ -117,3 +120,11 @@ def family_paths(repo, family: str) -> list[str]:
             if (root / dvc_file).is_file():
                 paths.add(dvc_file)
     return sorted(paths)
+
+
+def concerns_family(family: str):
+    """Whether a changed file concerns ``family``: ``conf/families/<name>.yaml`` is one family's
+    own configuration (only ``family``'s counts); every other file under ``family_paths`` is
+    shared by all families, or the family's own."""
+    own = f"{FAMILY_CONFS}{family}.yaml"
+    return lambda path: not path.startswith(FAMILY_CONFS) or path == own

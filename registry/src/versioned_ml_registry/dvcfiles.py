@@ -83,17 +83,35 @@ def _overlaps(a: str, b: str) -> bool:
     return a == b or a.startswith(b + "/") or b.startswith(a + "/")
 
 
-def upstream_stages(dvc_yaml: dict, out_path: str) -> list[str]:
+def stage_graph(repo, rev: str | None = None) -> dict[str, dict[str, list[str]]]:
+    """``{stage: {"deps", "outs", "params"}}`` with resolved stage names (``train@cultivar``):
+    from dvc.lock, which records every stage as it ran, else from dvc.yaml's plain stages."""
+    text = _read_text(repo, rev, "dvc.lock")
+    lock = (yaml.safe_load(text) if text else None) or {}
+    graph = {}
+    for name, stage in (lock.get("stages") or {}).items():
+        stage = stage or {}
+        graph[name] = {"deps": [norm_path(d["path"]) for d in stage.get("deps") or [] if isinstance(d, dict)],
+                       "outs": [norm_path(o["path"]) for o in stage.get("outs") or [] if isinstance(o, dict)],
+                       "params": sorted(norm_path(f) for f in (stage.get("params") or {}))}
+    if graph:
+        return graph
+    text = _read_text(repo, rev, "dvc.yaml")
+    for name, stage in (((yaml.safe_load(text) if text else None) or {}).get("stages") or {}).items():
+        if isinstance(stage, dict) and "foreach" not in stage and "matrix" not in stage:
+            graph[name] = {"deps": _entry_paths(stage.get("deps")), "outs": _entry_paths(stage.get("outs")),
+                           "params": _params_files(stage)}
+    return graph
+
+
+def upstream_stages(graph: dict, out_path: str) -> list[str]:
     """The stage producing ``out_path`` and every stage upstream of it (producer first).
 
     Stage A is upstream of B when an output of A is a dependency of B, or A writes a
     parameter file B reads (e.g. a stage composing params.yaml from conf/ with hydra).
     """
-    stages = dvc_yaml.get("stages") or {}
-    outs = {name: _entry_paths(stage.get("outs")) for name, stage in stages.items()}
-
     def producers(path: str) -> list[str]:
-        return [name for name, paths in outs.items() if any(_overlaps(path, p) for p in paths)]
+        return [name for name, stage in graph.items() if any(_overlaps(path, p) for p in stage["outs"])]
 
     order: list[str] = []
     queue = producers(norm_path(out_path))
@@ -102,8 +120,7 @@ def upstream_stages(dvc_yaml: dict, out_path: str) -> list[str]:
         if name in order:
             continue
         order.append(name)
-        stage = stages[name] or {}
-        for dep in _entry_paths(stage.get("deps")) + _params_files(stage):
+        for dep in graph[name]["deps"] + graph[name]["params"]:
             queue.extend(p for p in producers(dep) if p not in order)
     return order
 
@@ -170,9 +187,7 @@ def lock_md5s(repo, bundle_path: str, rev: str | None = None) -> dict:
     if not md5:
         raise RegistryError(f"dvc.lock {where} records no md5 for {bundle_path}")
 
-    dvc_yaml_text = _read_text(repo, rev, "dvc.yaml")
-    dvc_yaml = (yaml.safe_load(dvc_yaml_text) if dvc_yaml_text else {}) or {}
-    names = upstream_stages(dvc_yaml, bundle_path)
+    names = upstream_stages(stage_graph(repo, rev), bundle_path)
     wanted = {path for name in names for path in per_stage.get(name, {})} if names else set()
     data, code = {}, {}
     for path in sorted(wanted):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from .bundles import read_bundle_at, read_bundle_from_workspace
-from .commits import bump_from_commits, commits_since, family_paths
+from .commits import bump_from_commits, commits_since, concerns_family, family_paths
 from .dvcfiles import artifact_path, lock_md5s
 from .errors import RegistryError
 from .evidence import compare
@@ -74,7 +74,7 @@ def propose(repo, family: str, released=None) -> Proposal:
         proposal.reasons = [f"bundle identical to {released.tag or proposal.identical_to}"]
         return proposal
 
-    commits = commits_since(repo, released.commit, family_paths(repo, family))
+    commits = commits_since(repo, released.commit, family_paths(repo, family), concerns_family(family))
     commit_bump, commit_reasons = bump_from_commits(commits)
     proposal.commit_bump = commit_bump.label
     proposal.bump = higher(evidence_bump, commit_bump).label

@@ -1,33 +1,90 @@
-"""The `evaluate` stage: metrics and a confusion plot on the held-out split."""
+"""The `evaluate` stage of one family: its metrics and its plot on the held-out split.
 
-from sklearn.metrics import accuracy_score, f1_score
-from versioned_ml_registry.bundle import load_model_file, predict, write_json
+Classification: accuracy, macro F1, ROC AUC (binary only); plot: the confusion matrix.
+Regression: RMSE, MAE, R²; plot: predicted against actual. The family conf's ``metrics``
+list chooses among them. Predictions go through the bundle contract's ``predict``, exactly as
+serving calls the model.
 
-from .data import PREPARED, labels, signature
-from .files import read_csv, read_params, write_csv
-from .train import MODEL_FILE
+Usage (dvc.yaml runs it per family): python -m {{ cookiecutter.package }}.evaluate FAMILY
+"""
 
-METRICS_FILE = "metrics.json"
-CONFUSION_FILE = "plots/confusion.csv"
+import math
+import sys
+
+from versioned_ml_registry.bundle import load_model_file, predict
+
+from .data import DataError, matrix, signature, targets, task
+from .files import family_params, metrics_file, model_file, plot_file, prepared_dir, read_csv, write_csv, write_json
+
+METRICS = {
+    "classification": ("accuracy", "f1_macro", "roc_auc"),
+    "regression": ("rmse", "mae", "r2"),
+}
 
 
-def score(actual: list[str], predicted: list[str]) -> dict:
-    return {
-        "accuracy": round(float(accuracy_score(actual, predicted)), 4),
-        "f1_macro": round(float(f1_score(actual, predicted, average="macro")), 4),
-    }
+def wanted_metrics(conf: dict) -> list[str]:
+    family_task = task(conf)
+    names = list(conf.get("metrics") or METRICS[family_task])
+    unknown = [name for name in names if name not in METRICS[family_task]]
+    if unknown:
+        raise DataError(f"metrics {', '.join(unknown)} do not apply to {family_task}: "
+                        f"choose among {', '.join(METRICS[family_task])}")
+    return names
 
 
-def main() -> None:
-    data = read_params()["data"]
-    rows = read_csv(f"{PREPARED}/test.csv")
-    model = load_model_file(MODEL_FILE)
-    predicted = predict(model, signature(data, list(model.classes_)), rows)
-    actual = labels(rows, data["target"])
-    write_json(METRICS_FILE, score(actual, predicted))
+def classification_scores(names, model, conf, rows, actual, predicted) -> dict:
+    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+
+    scores = {}
+    if "accuracy" in names:
+        scores["accuracy"] = accuracy_score(actual, predicted)
+    if "f1_macro" in names:
+        scores["f1_macro"] = f1_score(actual, predicted, average="macro")
+    if "roc_auc" in names:
+        classes = [str(label) for label in model.classes_]
+        if len(classes) != 2:
+            raise DataError(f"roc_auc needs two classes, the family has {len(classes)}: drop it from metrics")
+        if len(set(actual)) < 2:
+            raise DataError("roc_auc needs both classes in the test split: raise data.test_size")
+        positive = model.predict_proba(matrix(conf, rows))[:, 1]
+        scores["roc_auc"] = roc_auc_score([label == classes[1] for label in actual], positive)
+    return scores
+
+
+def regression_scores(names, actual, predicted) -> dict:
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+    scores = {}
+    if "rmse" in names:
+        scores["rmse"] = math.sqrt(mean_squared_error(actual, predicted))
+    if "mae" in names:
+        scores["mae"] = mean_absolute_error(actual, predicted)
+    if "r2" in names:
+        scores["r2"] = r2_score(actual, predicted)
+    return scores
+
+
+def evaluate(conf: dict, model, rows: list[dict]) -> tuple[dict, list[dict]]:
+    """(metrics, plot rows) of ``model`` on ``rows``."""
+    names = wanted_metrics(conf)
+    labels = list(model.classes_) if task(conf) == "classification" else None
+    predicted = predict(model, signature(conf, labels), rows)
+    actual = targets(conf, rows)
+    if task(conf) == "classification":
+        scores = classification_scores(names, model, conf, rows, actual, predicted)
+    else:
+        scores = regression_scores(names, actual, predicted)
     pairs = [{"actual": a, "predicted": p} for a, p in zip(actual, predicted)]
-    write_csv(CONFUSION_FILE, pairs, ["actual", "predicted"])
+    return {name: round(float(scores[name]), 4) for name in names}, pairs
+
+
+def main(family: str) -> None:
+    conf = family_params(family)
+    model = load_model_file(model_file(family))
+    metrics, pairs = evaluate(conf, model, read_csv(f"{prepared_dir(family)}/test.csv"))
+    write_json(metrics_file(family), metrics)
+    write_csv(plot_file(family, task(conf)), pairs, ["actual", "predicted"])
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1])

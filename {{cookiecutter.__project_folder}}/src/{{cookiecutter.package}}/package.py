@@ -1,19 +1,26 @@
-"""The `package` stage: write the model bundle models/<family>/ through the registry's bundle
-contract (see docs/BUNDLE.md)."""
+"""The `package` stage of one family: write its bundle, models/<family>/, through the
+registry's bundle contract (see docs/BUNDLE.md).
+
+The card's text (description, intended use, limitations, owners) is the family conf's
+``card:``; the stage adds the data and code md5s, the params, the metrics and the serving
+requirements.
+
+Usage (dvc.yaml runs it per family): python -m {{ cookiecutter.package }}.package FAMILY
+"""
 
 import platform
+import sys
 from importlib.metadata import version
-from pathlib import Path
 
 from versioned_ml_registry.bundle import load_model_file, md5_file, write_bundle
 
-from .data import PREPARED, signature
-from .evaluate import METRICS_FILE
-from .files import read_csv, read_json, read_params
-from .train import MODEL_FILE
+from .data import signature, task
+from .files import bundle_dir, family_params, metrics_file, model_file, prepared_dir, read_csv, read_json
 
+# the code that turns raw records into the model's input, recorded in the card
 PREPROCESSING_CODE = [f"src/{__package__}/features.py", f"src/{__package__}/data.py"]
 SERVING_PACKAGES = ["scikit-learn", "skops", "numpy"]
+CONFIGURATION = ("task", "data", "preprocessing", "model", "train")
 
 
 def requirements() -> dict:
@@ -21,25 +28,30 @@ def requirements() -> dict:
     return {"python": python, "packages": {name: version(name) for name in SERVING_PACKAGES}}
 
 
-def card(params: dict, metrics: dict) -> dict:
-    data = params["data"]
+def card(family: str, conf: dict, metrics: dict) -> dict:
+    raw = conf["data"]["raw"]
     return {
-        "family": params["family"],
-        **params["card"],
-        "data_version": {data["raw"]: md5_file(data["raw"])},
-        "preprocessing": {path: md5_file(path) for path in PREPROCESSING_CODE if Path(path).exists()},
-        "params": {key: params[key] for key in ("data", "preprocessing", "model", "train")},
+        "family": family,
+        **(conf.get("card") or {}),
+        "task": task(conf),
+        "data_version": {raw: md5_file(raw)},
+        "preprocessing": {path: md5_file(path) for path in PREPROCESSING_CODE},
+        "params": {key: conf[key] for key in CONFIGURATION},
         "metrics": metrics,
         "requirements": requirements(),
     }
 
 
-def main() -> None:
-    params = read_params()
-    labels = [str(label) for label in load_model_file(MODEL_FILE).classes_]
-    write_bundle(f"models/{params['family']}", MODEL_FILE, signature(params["data"], labels),
-                 read_csv(f"{PREPARED}/probe.csv"), card(params, read_json(METRICS_FILE)))
+def labels_of(model, conf: dict) -> list[str] | None:
+    return [str(label) for label in model.classes_] if task(conf) == "classification" else None
+
+
+def main(family: str) -> None:
+    conf = family_params(family)
+    model = load_model_file(model_file(family))
+    write_bundle(bundle_dir(family), model_file(family), signature(conf, labels_of(model, conf)),
+                 read_csv(f"{prepared_dir(family)}/probe.csv"), card(family, conf, read_json(metrics_file(family))))
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1])

@@ -1,7 +1,9 @@
-"""Where the raw data comes from: the wine recognition data that ships with scikit-learn.
+"""Writes the example family's raw data: the wine recognition data that ships with
+scikit-learn, as a CSV. The bake runs it once (the file is then tracked by DVC), and CI runs it
+where a local DVC remote cannot be pulled. Your own families bring their own CSV
+(`python -m {{ cookiecutter.package }} add-family`) and need nothing here.
 
-Replace this with your own source, then `dvc add data/raw/<file>` and commit the .dvc file.
-Usage: python -m {{ cookiecutter.package }}.dataset data/raw/wine.csv
+Usage: python -m {{ cookiecutter.package }}.example_data data/raw/{{ cookiecutter.model_family }}.csv
 """
 
 import re
@@ -18,7 +20,7 @@ def column_name(feature: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", feature.lower()).strip("_")
 
 
-def write_wine_csv(path: str) -> None:
+def write_example_csv(path: str) -> None:
     from sklearn.datasets import load_wine
 
     wine = load_wine()
@@ -31,4 +33,4 @@ def write_wine_csv(path: str) -> None:
 
 
 if __name__ == "__main__":
-    write_wine_csv(sys.argv[1])
+    write_example_csv(sys.argv[1])
