@@ -18,7 +18,11 @@ venv: $(BIN)/.installed ## create .venv with everything the demo and the tests n
 demo: venv ## bake, train, release, promote, serve over HTTP, promote again, roll back: the served version follows
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
-test: venv ## run the test suite: the registry's own tests, then bake-and-run (real cookiecutter, git, DVC, S3 server)
+browser: ## Debian's chromium for the report's browser tests, when missing (apt-get: needs root)
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "chromium could not be installed: the report's browser tests skip (they fail under CI)"
+
+test: venv browser ## run the test suite: the registry's own tests, then bake-and-run (real cookiecutter, git, DVC, S3 server)
 	$(BIN)/python -m pytest registry/tests tests
 
 bench: venv ## run the benchmarks (tables on stdout): tag commands vs GTO and DVC, pipeline times
@@ -32,4 +36,4 @@ lint: venv ## ruff on the tests, the benchmarks and a freshly baked project
 clean: ## remove .venv and caches
 	rm -rf $(VENV) .cache .pytest_cache
 
-.PHONY: help venv demo test bench lint clean
+.PHONY: help venv browser demo test bench lint clean

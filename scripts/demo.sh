@@ -78,3 +78,5 @@ model-registry rollback "$family" --reason "demo: complaints"
 served v0.1.0
 model-registry decisions list --family "$family" | tail -n 3
 model-registry history "$family"
+step "the report: open this index.html in a browser (no server needed)"
+model-registry report -o "$out/report" --ledger .model-registry/ledger.sqlite

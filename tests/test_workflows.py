@@ -282,6 +282,8 @@ def test_release_workflow(rendered):
             < _index(runs, 'model-registry release "$family" --if-changed') < _index(runs, "model-registry push")
         assert f"release {family}" not in "".join(runs), "the release job loops over families.yaml, not one family"
         assert not any("git push" in r for r in runs), "tags go out only through model-registry push"
+        notes = _index(runs, "model-registry changelog")
+        assert _index(runs, "model-registry push") < notes and 'gh release create "$tag"' in runs[notes]
     else:
         assert not any("model-registry push" in r or "git push" in r for r in runs), \
             "with a local remote CI cannot publish artifacts, so it must not publish tags"
@@ -366,3 +368,18 @@ def test_team_guide_rendered(rendered):
         assert needle in text, needle
     if rendered["answers"]["dvc_remote"] == "s3":
         assert rendered["answers"]["s3_url"] in text
+
+
+def test_release_notes_are_the_changelog_section_of_the_new_version(rendered, tmp_path):
+    """The release step cuts the new version's section out of `model-registry changelog`."""
+    if rendered["answers"]["dvc_remote"] != "s3":
+        assert not any("gh release" in run for run in _runs(rendered["yaml"]["release.yml"]))
+        return
+    step = next(run for run in _runs(rendered["yaml"]["release.yml"]) if "model-registry changelog" in run)
+    program = re.search(r"awk -v head=\"## \[\$\{tag#\*@\}\]\" '([^']+)'", step).group(1)
+    changelog = ("# intent\n\n## [v0.3.0] - 2026-11-02\n\nminor: better\n\n### Features\n\n- feat: x\n\n"
+                 "## [v0.2.0] - 2026-11-01\n\npatch: older\n")
+    done = subprocess.run(["awk", "-v", "head=## [v0.3.0]", program], input=changelog, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("## [v0.3.0]") and "feat: x" in done.stdout and "v0.2.0" not in done.stdout
+

@@ -9,9 +9,9 @@ from ._version import __version__
 
 # Names resolve on first use (PEP 562), so `model-registry resolve` loads only what it needs.
 _EXPORTS = {
-    "api": ("abort_canary", "archive", "deprecate", "diff", "drill", "history", "load_model", "open_repo",
-            "promote", "propose", "push", "release", "resolve", "resolve_commit", "rollback", "show",
-            "verify", "version_info"),
+    "api": ("abort_canary", "archive", "changelog", "deprecate", "diff", "drill", "history", "load_model",
+            "open_repo", "promote", "propose", "push", "release", "report", "resolve", "resolve_commit",
+            "rollback", "show", "verify", "version_info"),
     "errors": ("RegistryError",),
     "policy": ("Bump", "next_version"),
     "repo": ("Repo",),

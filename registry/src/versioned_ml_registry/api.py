@@ -85,6 +85,24 @@ def diff(repo: RepoLike = None, family: str = None, old: str = None, new: str = 
     return diff_versions(r.toplevel, fam, r.version(fam, old), r.version(fam, new))
 
 
+def changelog(repo: RepoLike = None, family: str = None, since: Optional[str] = None) -> str:
+    """Release notes in Markdown, newest version first: bump and reasons, the Conventional
+    Commits since the previous version by type, metric deltas, who released it and when.
+    ``since``: only the versions after that one."""
+    from .changelog import render
+
+    r = open_repo(repo)
+    fam = r.family(family)
+    return render(r.toplevel, fam, r.version(fam, since) if since else None)
+
+
+def report(repo: RepoLike = None, output: str = "report", ledger: Optional[str] = None) -> str:
+    """Write the static HTML report of every family to ``output``; returns the index's path."""
+    from .report import write_report
+
+    return write_report(open_repo(repo), output, ledger)
+
+
 def load_model(family: str, stage: Optional[str] = "production", version: Optional[str] = None,
                repo: RepoLike = None):
     """A predictor for the version holding ``stage`` (or ``version``), with the preprocessing

@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Dict, List, Optional
 
-from . import api
+from . import api, textview
 from ._version import __version__
 from .errors import RegistryError
 
@@ -74,15 +74,9 @@ def cmd_history(args) -> int:
     if args.json:
         _print_json(rows)
         return 0
-    print(f"{'when':<20}  {'family':<12} {'event':<12} {'version':<10} {'stage':<11} by / why")
-    for r in rows:
-        why = r.get("reason") or ""
-        if r["event"] == "release" and r.get("bump"):
-            why = f"{r['bump']}: {why}" if why else r["bump"]
-        if r.get("forced"):
-            why += " [forced]"
-        print(f"{r['when']:<20}  {r['family']:<12} {r['event']:<12} {r['version']:<10} {r['stage'] or '-':<11} "
-              f"{r['by']}" + (f" / {why}" if why else ""))
+    print(textview.history_header())
+    for row in rows:
+        print(textview.history_line(row))
     return 0
 
 
@@ -156,12 +150,29 @@ def cmd_diff(args) -> int:
     if args.json:
         _print_json(report)
         return 0
-    print(f"{args.family} {report['old']} -> {report['new']}: {report['bump'] or 'identical bundles'}")
-    for section, label in (("params", "param"), ("metrics", "metric")):
-        for key, (before, after) in report[section].items():
-            print(f"  {label} {key}: {before} -> {after}")
-    for reason in report["reasons"]:
-        print(f"  - {reason}")
+    print("\n".join(textview.diff_lines(report)))
+    return 0
+
+
+def add_changelog(sub):
+    p = sub.add_parser("changelog", help="release notes in Markdown, newest version first")
+    p.add_argument("family")
+    p.add_argument("--since", help="only versions after this one (e.g. v1.2.0)")
+
+
+def cmd_changelog(args) -> int:
+    print(api.changelog(args.repo, args.family, since=args.since), end="")
+    return 0
+
+
+def add_report(sub):
+    p = sub.add_parser("report", help="write a static HTML report: stage timelines, metric charts, versions")
+    p.add_argument("-o", "--output", required=True, help="directory to write (created if missing)")
+    p.add_argument("--ledger", default=None, help="a decision ledger: list decisions per version")
+
+
+def cmd_report(args) -> int:
+    print(api.report(args.repo, args.output, ledger=args.ledger))
     return 0
 
 
@@ -396,6 +407,8 @@ COMMANDS: Dict[str, tuple] = {
     "history": (add_history, cmd_history),
     "resolve": (add_resolve, cmd_resolve),
     "diff": (add_diff, cmd_diff),
+    "changelog": (add_changelog, cmd_changelog),
+    "report": (add_report, cmd_report),
     "verify": (add_verify, cmd_verify),
     "push": (add_push, cmd_push),
     "serve": (add_serve, cmd_serve),
