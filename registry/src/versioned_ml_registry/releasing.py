@@ -18,11 +18,16 @@ from .tags import stage_tag, validate_family, version_tag
 from .transitions import Stage
 
 
-def check_releasable(repo: Repo) -> None:
-    """The workspace must be committed, and (in a DVC repository) match dvc.lock, so the tag
-    pins exactly what was built."""
+def require_committed(repo: Repo) -> None:
     if gitrefs.porcelain_status(repo.toplevel).strip():
         raise RegistryError("the workspace has uncommitted changes: commit them first")
+
+
+def check_releasable(repo: Repo) -> None:
+    """The workspace must be committed, and (in a DVC repository) match dvc.lock, so the tag
+    pins exactly what was built. ``api.release`` runs this before deriving the proposal;
+    ``release`` itself re-checks only the cheap half (``dvc status`` takes a second)."""
+    require_committed(repo)
     changed = lock_mismatches(repo.toplevel)
     if changed:
         raise RegistryError(f"dvc.lock does not match the workspace ({changed[0]}): "
@@ -66,7 +71,8 @@ def _choose_bump(evidence: Bump, requested: Optional[str], current, force: bool,
 def release(repo: Repo, family: str, proposal, bump: Optional[str] = None, force: bool = False,
             reason: Optional[str] = None, commit: str = "HEAD", if_changed: bool = False,
             remote: Optional[str] = None) -> Result:
-    """Tag ``commit`` as the family's next version for ``proposal`` (see :mod:`.proposal`).
+    """Tag ``commit`` as the family's next version for ``proposal`` (see :mod:`.proposal`);
+    the caller has run ``check_releasable`` before deriving the proposal.
 
     ``if_changed``: an identical bundle is a release of nothing, not an error (CI on every
     merge); every other check still applies."""
@@ -75,7 +81,7 @@ def release(repo: Repo, family: str, proposal, bump: Optional[str] = None, force
         raise RegistryError(f"proposal is for family {proposal.family!r}, not {family!r}")
     if force and not reason:
         raise RegistryError("--force needs --reason")
-    check_releasable(repo)
+    require_committed(repo)
     if proposal.identical_to:
         nothing = f"the {family} bundle is identical to {proposal.identical_to}: nothing to release"
         if if_changed:
