@@ -132,6 +132,17 @@ def test_tag_commands_import_neither_dvc_nor_hydra(repo):
         assert bad == [], bad
 
 
+def test_help_and_typos_see_every_command(repo):
+    from versioned_ml_registry.cli import WHERE
+
+    p = run_cli(repo, "--help")
+    assert p.returncode == 0 and all(name in p.stdout for name in WHERE)
+    p = run_cli(repo, "reslove", "m")
+    assert p.returncode == 2 and "invalid choice: 'reslove'" in p.stderr and "'resolve'" in p.stderr
+    p = run_cli(repo, "decisions", "--help")
+    assert p.returncode == 0 and "verify" in p.stdout
+
+
 def test_verify_says_only_what_it_checked(repo):
     p = run_cli(repo, "verify", "--remote")
     assert "and the DVC remote" not in p.stdout
