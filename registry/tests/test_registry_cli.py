@@ -1,6 +1,8 @@
 """The CLI as a subprocess: bad input is one line on stderr, exit 2, no tag changed."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -130,6 +132,23 @@ def test_tag_commands_import_neither_dvc_nor_hydra(repo):
         assert "versioned_ml_registry.cli" in modules
         bad = [m for m in modules if m.split(".")[0] in heavy]
         assert bad == [], bad
+
+
+def test_resolve_imports_only_what_it_reads_with(repo):
+    """The read path is kept light: no YAML, no semver (the registry writes plain X.Y.Z, compared
+    as integers), no typing or dataclasses (which pull in inspect), and no other command's module."""
+    code = ("import sys; from versioned_ml_registry.cli import main; status = main(sys.argv[1:]); "
+            "print(*sorted(sys.modules)); sys.exit(status)")
+    p = subprocess.run([sys.executable, "-c", code, "resolve", "m", "--stage", "production"],
+                       cwd=repo, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    answer, modules = p.stdout.splitlines()
+    assert answer == "v0.5.0"
+    modules = set(modules.split())
+    assert "versioned_ml_registry.cli.reads" in modules
+    light = {"yaml", "semver", "typing", "dataclasses", "inspect", "json", "versioned_ml_registry.cli.writes",
+             "versioned_ml_registry.cli.serving"}
+    assert modules & light == set()
 
 
 def test_help_and_typos_see_every_command(repo):

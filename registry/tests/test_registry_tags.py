@@ -51,6 +51,17 @@ def test_format_and_parse_tags():
     assert tags.parse_tag("release-2024") is None
 
 
+def test_versions_sort_in_semver_precedence():
+    """Plain versions compare as integers without semver; pre-releases and build metadata by semver."""
+    shuffled = ["v1.0.0", "v1.0.0-rc.10", "v0.10.0", "v1.0.0-rc.9", "v0.9.0", "v1.0.0-alpha", "v1.0.1", "v0.9.0+build.7"]
+    ordered = sorted(shuffled, key=tags.version_key)
+    assert ordered[:2] in (["v0.9.0", "v0.9.0+build.7"], ["v0.9.0+build.7", "v0.9.0"])  # build metadata: equal
+    assert ordered[2:] == ["v0.10.0", "v1.0.0-alpha", "v1.0.0-rc.9", "v1.0.0-rc.10", "v1.0.0", "v1.0.1"]
+    assert tags.parse_tag("m@v1.0.0-rc.1").vstring == "v1.0.0-rc.1"
+    assert str(tags.parse_tag("m@v1.0.0-rc.1").version) == "1.0.0-rc.1"
+    assert tags.parse_tag("m@v01.0.0") is None and tags.parse_tag("m@v1.0") is None
+
+
 def test_stages_from_gto_file(tmp_path):
     repo = make_repo(tmp_path / "r")
     assert tags.load_stages(str(repo)) == tuple(tags.DEFAULT_STAGES)

@@ -9,14 +9,13 @@ same gates as the command line.
 
 from __future__ import annotations
 
-from typing import List, Optional, Union
 
 from .errors import RegistryError
 from .repo import Repo
 from .result import Result
 from .transitions import Stage
 
-RepoLike = Union[None, str, Repo]
+RepoLike = str | Repo | None
 
 
 def open_repo(repo: RepoLike = None) -> Repo:
@@ -25,7 +24,7 @@ def open_repo(repo: RepoLike = None) -> Repo:
 
 # ---- read -----------------------------------------------------------------------------
 
-def show(repo: RepoLike = None, family: Optional[str] = None) -> dict:
+def show(repo: RepoLike = None, family: str | None = None) -> dict:
     """``{"families": {name: summary}}``: latest version, versions, the holder of every
     stage, whether a canary is live, and each version's status."""
     r = open_repo(repo)
@@ -35,7 +34,7 @@ def show(repo: RepoLike = None, family: Optional[str] = None) -> dict:
     return {"families": {f.name: f.summary(r.stages) for f in families}}
 
 
-def history(repo: RepoLike = None, family: Optional[str] = None) -> List[dict]:
+def history(repo: RepoLike = None, family: str | None = None) -> list[dict]:
     """Every event (releases and stage assignments) of ``family``, or of every family, oldest first."""
     r = open_repo(repo)
     if family is not None:
@@ -44,13 +43,13 @@ def history(repo: RepoLike = None, family: Optional[str] = None) -> List[dict]:
     return sorted(rows, key=lambda row: (row["time"], row["stage"] is not None, row["tag"]))
 
 
-def resolve(repo: RepoLike = None, family: str = None, stage: str = "production") -> Optional[str]:
+def resolve(repo: RepoLike = None, family: str = None, stage: str = "production") -> str | None:
     """The holder of ``stage`` ("v1.3.0"), or None when the stage is empty."""
     r = open_repo(repo)
     return r.family(family).holder_version(r.stage(stage))
 
 
-def resolve_commit(repo: RepoLike = None, family: str = None, stage: str = "production") -> Optional[str]:
+def resolve_commit(repo: RepoLike = None, family: str = None, stage: str = "production") -> str | None:
     """The commit of the holder of ``stage``, or None."""
     r = open_repo(repo)
     ev = r.family(family).newest_event(r.stage(stage))
@@ -65,7 +64,7 @@ def version_info(repo: RepoLike = None, family: str = None, version: str = None)
             "commit": info.commit, "time": info.time, "meta": info.meta}
 
 
-def verify(repo: RepoLike = None, family: Optional[str] = None, remote: bool = False) -> dict:
+def verify(repo: RepoLike = None, family: str | None = None, remote: bool = False) -> dict:
     """Every version tag's recorded md5s equal dvc.lock at its commit; its stage tags point at
     the commit of the version they name; with ``remote``, its artifacts are in the DVC remote."""
     from .integrity import verify_families
@@ -85,7 +84,7 @@ def diff(repo: RepoLike = None, family: str = None, old: str = None, new: str = 
     return diff_versions(r.toplevel, fam, r.version(fam, old), r.version(fam, new))
 
 
-def changelog(repo: RepoLike = None, family: str = None, since: Optional[str] = None) -> str:
+def changelog(repo: RepoLike = None, family: str = None, since: str | None = None) -> str:
     """Release notes in Markdown, newest version first: bump and reasons, the Conventional
     Commits since the previous version by type, metric deltas, who released it and when.
     ``since``: only the versions after that one."""
@@ -96,18 +95,18 @@ def changelog(repo: RepoLike = None, family: str = None, since: Optional[str] = 
     return render(r.toplevel, fam, r.version(fam, since) if since else None)
 
 
-def report(repo: RepoLike = None, output: str = "report", ledger: Optional[str] = None) -> str:
+def report(repo: RepoLike = None, output: str = "report", ledger: str | None = None) -> str:
     """Write the static HTML report of every family to ``output``; returns the index's path."""
     from .report import write_report
 
     return write_report(open_repo(repo), output, ledger)
 
 
-def load_model(family: str, stage: Optional[str] = "production", version: Optional[str] = None,
+def load_model(family: str, stage: str | None = "production", version: str | None = None,
                repo: RepoLike = None):
     """A predictor for the version holding ``stage`` (or ``version``), with the preprocessing
     pinned in that version's bundle, fetched at its commit and checked against its tag's md5."""
-    from .loading import load_version
+    from .loading import load_version, recorded_bundle
 
     r = open_repo(repo)
     fam = r.family(family)
@@ -116,24 +115,8 @@ def load_model(family: str, stage: Optional[str] = "production", version: Option
         if version is None:
             raise RegistryError(f"no version of {family} holds {stage}")
     info = r.version(fam, version)
-    path, recorded = _recorded_bundle(r.toplevel, info)
+    path, recorded = recorded_bundle(r.toplevel, info)
     return load_version(r.toplevel, family, info.vstring, info.commit, path, recorded)
-
-
-def _recorded_bundle(toplevel: str, info) -> tuple:
-    """(bundle path, its md5) as the version's tag recorded them; for a version registered by
-    GTO, which records none, from dvc.yaml's ``artifacts:`` and dvc.lock at its commit."""
-    md5s = info.meta.get("md5")
-    if isinstance(info.meta.get("path"), str) and isinstance(md5s, dict) and md5s.get(info.meta["path"]):
-        return info.meta["path"], md5s[info.meta["path"]]
-    from .dvcfiles import artifact_path_at, lock_md5s
-
-    try:
-        path = artifact_path_at(toplevel, info.family, info.commit)
-        return path, lock_md5s(toplevel, path, rev=info.commit)["md5"][path]
-    except RegistryError as error:
-        raise RegistryError(f"{info.tag} records no artifact (a GTO-registered version?) and {error}: "
-                            "release that commit with model-registry to serve it") from None
 
 
 def propose(repo: RepoLike = None, family: str = None):
@@ -147,8 +130,8 @@ def propose(repo: RepoLike = None, family: str = None):
 
 # ---- write ----------------------------------------------------------------------------
 
-def release(repo: RepoLike = None, family: str = None, bump: Optional[str] = None,
-            force: bool = False, reason: Optional[str] = None, if_changed: bool = False,
+def release(repo: RepoLike = None, family: str = None, bump: str | None = None,
+            force: bool = False, reason: str | None = None, if_changed: bool = False,
             offline: bool = False) -> Result:
     """Tag HEAD as the family's next version, derived from the evidence (``bump`` may raise it;
     lowering it needs ``force`` and ``reason``); a candidate too when the candidate gates pass.
@@ -162,8 +145,8 @@ def release(repo: RepoLike = None, family: str = None, bump: Optional[str] = Non
 
 
 def promote(repo: RepoLike = None, family: str = None, version: str = None, stage: str = None,
-            reason: Optional[str] = None, force: bool = False, skip_staging: bool = False,
-            breaking: bool = False, dvc_remote: Optional[str] = None, push: bool = False,
+            reason: str | None = None, force: bool = False, skip_staging: bool = False,
+            breaking: bool = False, dvc_remote: str | None = None, push: bool = False,
             remote: str = "origin") -> Result:
     """Assign ``stage`` to ``version`` through every gate; with ``push``, on the git remote's
     current tags, published atomically (retried after a lost race while still valid)."""
@@ -178,41 +161,41 @@ def promote(repo: RepoLike = None, family: str = None, version: str = None, stag
     return promotion.promote(r, family, version, stage, reason, force, skip_staging, breaking, dvc_remote)
 
 
-def rollback(repo: RepoLike = None, family: str = None, to: Optional[str] = None,
-             reason: Optional[str] = None, force: bool = False) -> Result:
+def rollback(repo: RepoLike = None, family: str = None, to: str | None = None,
+             reason: str | None = None, force: bool = False) -> Result:
     from . import recovery
 
     return recovery.rollback(open_repo(repo), family, to, reason, force)
 
 
-def drill(repo: RepoLike = None, family: str = None, reason: Optional[str] = None) -> Result:
+def drill(repo: RepoLike = None, family: str = None, reason: str | None = None) -> Result:
     from . import recovery
 
     return recovery.drill(open_repo(repo), family, reason)
 
 
-def abort_canary(repo: RepoLike = None, family: str = None, reason: Optional[str] = None) -> Result:
+def abort_canary(repo: RepoLike = None, family: str = None, reason: str | None = None) -> Result:
     from . import promotion
 
     return promotion.abort_canary(open_repo(repo), family, reason)
 
 
 def deprecate(repo: RepoLike = None, family: str = None, version: str = None,
-              reason: Optional[str] = None, force: bool = False) -> Result:
+              reason: str | None = None, force: bool = False) -> Result:
     from . import promotion
 
     return promotion.retire(open_repo(repo), family, version, Stage.DEPRECATED, reason, force)
 
 
 def archive(repo: RepoLike = None, family: str = None, version: str = None,
-            reason: Optional[str] = None, force: bool = False) -> Result:
+            reason: str | None = None, force: bool = False) -> Result:
     from . import promotion
 
     return promotion.retire(open_repo(repo), family, version, Stage.ARCHIVED, reason, force)
 
 
-def push(repo: RepoLike = None, remote: str = "origin", dvc_remote: Optional[str] = None,
-         family: Optional[str] = None) -> Result:
+def push(repo: RepoLike = None, remote: str = "origin", dvc_remote: str | None = None,
+         family: str | None = None) -> Result:
     """Publish: the DVC artifacts of unpublished versions, then their tags in one atomic push."""
     from .publish import push as publish
 
@@ -236,13 +219,13 @@ def serve(repo: RepoLike = None, **options) -> None:
     run(settings)
 
 
-def _ledger(repo: RepoLike, ledger: Optional[str]):
+def _ledger(repo: RepoLike, ledger: str | None):
     from .serve_settings import ledger_path
 
     return ledger_path(None if ledger is not None else open_repo(repo).toplevel, ledger)
 
 
-def decision(request_id: str, ledger: Optional[str] = None, repo: RepoLike = None) -> List[dict]:
+def decision(request_id: str, ledger: str | None = None, repo: RepoLike = None) -> list[dict]:
     """Which version decided request ``request_id``, on which input: its ledger rows (the
     answer, and a shadow's if one ran)."""
     from . import decisions as ledger_reader
@@ -250,9 +233,9 @@ def decision(request_id: str, ledger: Optional[str] = None, repo: RepoLike = Non
     return ledger_reader.show(_ledger(repo, ledger), request_id)
 
 
-def decisions(ledger: Optional[str] = None, repo: RepoLike = None, family: Optional[str] = None,
-              version: Optional[str] = None, route: Optional[str] = None, since: Optional[str] = None,
-              until: Optional[str] = None, limit: int = 100) -> List[dict]:
+def decisions(ledger: str | None = None, repo: RepoLike = None, family: str | None = None,
+              version: str | None = None, route: str | None = None, since: str | None = None,
+              until: str | None = None, limit: int = 100) -> list[dict]:
     """The newest ``limit`` decisions matching the filters (times: unix seconds or ISO 8601)."""
     from . import decisions as ledger_reader
 
@@ -261,7 +244,7 @@ def decisions(ledger: Optional[str] = None, repo: RepoLike = None, family: Optio
                                 ledger_reader.parse_time(until, "--until"), limit)
 
 
-def verify_decisions(ledger: Optional[str] = None, repo: RepoLike = None) -> dict:
+def verify_decisions(ledger: str | None = None, repo: RepoLike = None) -> dict:
     """Check the ledger's hash chain: ``{"path", "rows", "head", "problems"}``."""
     from . import decisions as ledger_reader
 

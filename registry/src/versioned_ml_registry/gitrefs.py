@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import subprocess
 import time as _time
-from dataclasses import dataclass
-from typing import Iterable, List, Optional, Sequence, Tuple
+from collections import namedtuple
+from collections.abc import Iterable, Sequence
 
 from .errors import RegistryError
 
@@ -32,31 +32,22 @@ _FIELDS = (
 FOR_EACH_REF_FORMAT = "%00".join(_FIELDS) + "%00"
 
 
-@dataclass(frozen=True)
-class TagRecord:
-    """One annotated tag as read from ``git for-each-ref``."""
-
-    name: str  # without refs/tags/
-    oid: str  # the tag object
-    commit: str  # the peeled target commit
-    tagger_name: str
-    tagger_email: str
-    time: int  # tagger date, unix seconds
-    message: str
+# One annotated tag as read from ``git for-each-ref``: its name without refs/tags/, the tag
+# object, the peeled target commit, the tagger, the tagger date (unix seconds) and the message.
+TagRecord = namedtuple("TagRecord", "name oid commit tagger_name tagger_email time message")
 
 
-@dataclass
 class NewTag:
-    """An annotated tag to create. ``time`` is filled in by the caller (lifecycle)."""
+    """An annotated tag to create. ``time`` is filled in by the writer (:meth:`Repo.write_steps`)."""
 
-    name: str
-    commit: str
-    message: str
-    time: Optional[int] = None
+    __slots__ = ("name", "commit", "message", "time")
+
+    def __init__(self, name: str, commit: str, message: str, time: int | None = None):
+        self.name, self.commit, self.message, self.time = name, commit, message, time
 
 
-def git(cwd: str, *args: str, input: Optional[bytes] = None, check: bool = True,
-        env: Optional[dict] = None) -> subprocess.CompletedProcess:
+def git(cwd: str, *args: str, input: bytes | None = None, check: bool = True,
+        env: dict | None = None) -> subprocess.CompletedProcess:
     try:
         proc = subprocess.run(
             ["git", *args], cwd=cwd, input=input, capture_output=True, env=env
@@ -73,7 +64,7 @@ def git(cwd: str, *args: str, input: Optional[bytes] = None, check: bool = True,
     return proc
 
 
-def find_repository(path: Optional[str] = None) -> Tuple[str, str]:
+def find_repository(path: str | None = None) -> tuple[str, str]:
     """(work tree top level, the git directory holding the refs) of the repository at ``path``."""
     path = os.path.abspath(path or os.getcwd())
     if not os.path.isdir(path):
@@ -85,49 +76,35 @@ def find_repository(path: Optional[str] = None) -> Tuple[str, str]:
     return toplevel, os.path.join(path, git_dir)
 
 
-def find_toplevel(path: Optional[str] = None) -> str:
+def find_toplevel(path: str | None = None) -> str:
     return find_repository(path)[0]
 
 
-def read_tags(toplevel: str, patterns: Sequence[str] = ("refs/tags",), messages: bool = True) -> List[TagRecord]:
+def read_tags(toplevel: str, patterns: Sequence[str] = ("refs/tags",), messages: bool = True) -> list[TagRecord]:
     """The annotated tags matching ``patterns`` that point (directly) at commits, in one
     ``for-each-ref`` call. Lightweight tags and tags of tags are skipped. Without
     ``messages`` the tag bodies are not read (their records hold "")."""
     fmt = FOR_EACH_REF_FORMAT if messages else FOR_EACH_REF_FORMAT.replace("%(contents)", "")
-    out = git(toplevel, "for-each-ref", "--format", fmt, *patterns).stdout
-    parts = out.split(b"\0")
+    parts = git(toplevel, "for-each-ref", "--format", fmt, *patterns).stdout.decode("utf-8", "replace").split("\0")
     n = len(_FIELDS)
     records = []
     for i in range(0, len(parts) - n + 1, n):
-        f = parts[i:i + n]
-        ref = f[0].lstrip(b"\n").decode("utf-8", "replace")
-        if f[1] != b"tag" or f[3] != b"commit":
+        ref, objecttype, oid, peeledtype, commit, tagger_name, tagger_email, when, message = parts[i:i + n]
+        if objecttype != "tag" or peeledtype != "commit":
             continue
-        try:
-            when = int(f[7] or b"0")
-        except ValueError:
-            when = 0
-        records.append(
-            TagRecord(
-                name=ref[len("refs/tags/"):] if ref.startswith("refs/tags/") else ref,
-                oid=f[2].decode(),
-                commit=f[4].decode(),
-                tagger_name=f[5].decode("utf-8", "replace"),
-                tagger_email=f[6].decode("utf-8", "replace").strip("<>"),
-                time=when,
-                message=f[8].decode("utf-8", "replace"),
-            )
-        )
+        ref = ref.lstrip("\n")
+        records.append(TagRecord(ref[10:] if ref.startswith("refs/tags/") else ref, oid, commit, tagger_name,
+                                 tagger_email.strip("<>"), int(when) if when.isdigit() else 0, message))
     return records
 
 
-def tag_names(toplevel: str) -> List[str]:
+def tag_names(toplevel: str) -> list[str]:
     """Every tag name (without refs/tags/), objects not read."""
     out = git(toplevel, "for-each-ref", "--format=%(refname:lstrip=2)", "refs/tags").stdout
     return out.decode("utf-8", "replace").splitlines()
 
 
-def tag_objects_named(toplevel: str, prefix: str) -> List[str]:
+def tag_objects_named(toplevel: str, prefix: str) -> list[str]:
     """The names recorded in every tag object of the object store that start with ``prefix``,
     including tags since deleted (git deletes a tag's reflog with it; its object stays until
     garbage collection)."""
@@ -146,7 +123,7 @@ def tag_objects_named(toplevel: str, prefix: str) -> List[str]:
     return names
 
 
-def identity(toplevel: str) -> Tuple[str, str]:
+def identity(toplevel: str) -> tuple[str, str]:
     """(name, email) the way git picks the committer: env first, then ``git config``."""
     name = os.environ.get("GIT_COMMITTER_NAME")
     email = os.environ.get("GIT_COMMITTER_EMAIL")
@@ -187,7 +164,7 @@ def tag_object_bytes(tag: NewTag, name: str, email: str) -> bytes:
     ).encode("utf-8")
 
 
-def create_tag_objects(toplevel: str, tags: Sequence[NewTag], who: Tuple[str, str]) -> List[str]:
+def create_tag_objects(toplevel: str, tags: Sequence[NewTag], who: tuple[str, str]) -> list[str]:
     """Write the tag objects into the object store (one git call); return their ids."""
     if not tags:
         return []
@@ -211,7 +188,7 @@ def create_tag_objects(toplevel: str, tags: Sequence[NewTag], who: Tuple[str, st
     return out
 
 
-def _transaction(toplevel: str, commands: List[str]) -> None:
+def _transaction(toplevel: str, commands: list[str]) -> None:
     if not commands:
         return
     lines = ["start", *commands, "prepare", "commit", ""]
@@ -224,17 +201,17 @@ def _transaction(toplevel: str, commands: List[str]) -> None:
         raise RegistryError(f"writing tags failed ({detail}); nothing written")
 
 
-def create_refs(toplevel: str, refs: Iterable[Tuple[str, str]]) -> None:
+def create_refs(toplevel: str, refs: Iterable[tuple[str, str]]) -> None:
     """Create ``refs/tags/<name>`` -> sha for all pairs in one transaction, or none."""
     _transaction(toplevel, [f"create refs/tags/{name} {sha}" for name, sha in refs])
 
 
-def delete_refs(toplevel: str, refs: Iterable[Tuple[str, str]]) -> None:
+def delete_refs(toplevel: str, refs: Iterable[tuple[str, str]]) -> None:
     """Delete ``refs/tags/<name>`` for all pairs, each only while it still points at sha."""
     _transaction(toplevel, [f"delete refs/tags/{name} {sha}" for name, sha in refs])
 
 
-def write_tags(toplevel: str, tags: Sequence[NewTag], who: Tuple[str, str]) -> List[str]:
+def write_tags(toplevel: str, tags: Sequence[NewTag], who: tuple[str, str]) -> list[str]:
     """Create annotated tags atomically, with no crash journal (see :mod:`.journal` for the
     registry's writes). Returns the tag object ids."""
     shas = create_tag_objects(toplevel, tags, who)
@@ -242,12 +219,12 @@ def write_tags(toplevel: str, tags: Sequence[NewTag], who: Tuple[str, str]) -> L
     return shas
 
 
-def rev_parse_commit(toplevel: str, rev: str) -> Optional[str]:
+def rev_parse_commit(toplevel: str, rev: str) -> str | None:
     proc = git(toplevel, "rev-parse", "--verify", "--quiet", rev + "^{commit}", check=False)
     return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
 
 
-def read_blob(toplevel: str, commit: str, path: str) -> Optional[str]:
+def read_blob(toplevel: str, commit: str, path: str) -> str | None:
     """Content of ``path`` at ``commit`` (``git show commit:path``), None if absent."""
     proc = git(toplevel, "show", f"{commit}:{path}", check=False)
     if proc.returncode != 0:

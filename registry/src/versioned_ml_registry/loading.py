@@ -13,7 +13,6 @@ Classification and regression bundles load alike.
 
 from __future__ import annotations
 
-
 from .bundle import (
     FINGERPRINT_FILE,
     MODEL_FILE,
@@ -25,7 +24,7 @@ from .bundle import (
     task_of,
     validate_signature,
 )
-from .dvcfiles import norm_path, lock_md5s
+from .dvcfiles import artifact_path_at, lock_md5s, norm_path
 from .dvcstore import dvc_dir_listing, manifest_md5, open_dvc_fs, read_dvc_file
 from .errors import RegistryError
 
@@ -95,3 +94,17 @@ def load_version(repo, family: str, version: str, commit: str, bundle_path: str,
     fingerprint = json_object(blobs[FINGERPRINT_FILE], f"{label}: {FINGERPRINT_FILE}")
     model = load_model_bytes(blobs[MODEL_FILE], f"{label}: {MODEL_FILE}")
     return Predictor(family, version, model, signature, fingerprint, commit=commit, md5=recorded_md5)
+
+
+def recorded_bundle(toplevel: str, info) -> tuple:
+    """(bundle path, its md5) as the version's tag recorded them; for a version registered by
+    GTO, which records none, from dvc.yaml's ``artifacts:`` and dvc.lock at its commit."""
+    md5s = info.meta.get("md5")
+    if isinstance(info.meta.get("path"), str) and isinstance(md5s, dict) and md5s.get(info.meta["path"]):
+        return info.meta["path"], md5s[info.meta["path"]]
+    try:
+        path = artifact_path_at(toplevel, info.family, info.commit)
+        return path, lock_md5s(toplevel, path, rev=info.commit)["md5"][path]
+    except RegistryError as error:
+        raise RegistryError(f"{info.tag} records no artifact (a GTO-registered version?) and {error}: "
+                            "release that commit with model-registry to serve it") from None

@@ -29,7 +29,7 @@ from .gitremote import LEASES, RemoteRefs, fetch_tags, first_line, local_tag_obj
 from .repo import Repo
 from .result import Result
 from .state import VersionInfo, iso
-from .tags import StageTagName, VersionTagName, parse_tag
+from .tags import StageTagName, VersionTagName, parse_tag, version_key
 from .transitions import SERVED
 
 DEFAULT_GIT_REMOTE = "origin"
@@ -142,7 +142,7 @@ def versions_named(fam, names) -> List[VersionInfo]:
             info = next((fam.get(e.version) for e in fam.events if e.tag == name), None)
         if info is not None:
             versions[info.tag] = info
-    return sorted(versions.values(), key=lambda v: v.version)
+    return sorted(versions.values(), key=lambda v: version_key(v.vstring))
 
 
 def _check_same_content(local: Dict[str, str], theirs: RemoteRefs, remote: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time as _time
-from typing import Callable, Dict, List, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 from . import gitrefs
 from .errors import RegistryError
@@ -21,21 +21,21 @@ from .transitions import Stage
 
 
 class Repo:
-    def __init__(self, path: Optional[str] = None, *, now: Optional[Callable[[], float]] = None):
+    def __init__(self, path: str | None = None, *, now: Callable[[], float] | None = None):
         self.toplevel, self.git_dir = gitrefs.find_repository(path)
         self.stages = DEFAULT_STAGES
         self._now = now or _time.time
-        self._families: Dict[str, FamilyState] = {}
-        self._records: Dict[str, List[TagRecord]] = {}
+        self._families: dict[str, FamilyState] = {}
+        self._records: dict[str, list[TagRecord]] = {}
         self.publisher = None  # set by publish.promote_and_push: writes reach the remote first
-        self.notes: List[str] = []  # what recovering from an interrupted command did
+        self.notes: list[str] = []  # what recovering from an interrupted command did
 
     def reload(self) -> "Repo":
         self._families.clear()
         self._records.clear()
         return self
 
-    def read_records(self, family: str) -> List[TagRecord]:
+    def read_records(self, family: str) -> list[TagRecord]:
         return gitrefs.read_tags(self.toplevel, family_patterns(family))
 
     def _recover(self, family: str, strict: bool) -> None:
@@ -80,15 +80,15 @@ class Repo:
             more = f" (and {len(problems) - 1} more: model-registry verify lists them)" if len(problems) > 1 else ""
             raise RegistryError(problems[0] + more + ("; nothing written" if write else ""))
 
-    def family_names(self) -> List[str]:
+    def family_names(self) -> list[str]:
         names = {parsed.family for ref in gitrefs.tag_names(self.toplevel)
                  if (parsed := parse_tag(ref)) is not None}
         return sorted(names)
 
-    def all_families(self, messages: bool = True) -> List[FamilyState]:
+    def all_families(self, messages: bool = True) -> list[FamilyState]:
         """Every family, from one ``for-each-ref`` over all tags (``messages``: with the tag
         bodies, which ``show`` does not need)."""
-        grouped: Dict[str, list] = {}
+        grouped: dict[str, list] = {}
         for rec in gitrefs.read_tags(self.toplevel, messages=messages):
             parsed = parse_tag(rec.name)
             family = parsed.family if parsed is not None else (gto_form(rec.name) or [None])[0]
@@ -113,12 +113,12 @@ class Repo:
         return f"{name} <{email}>"
 
     # ---- writing --------------------------------------------------------------------
-    def write(self, family: str, tags: Sequence[NewTag]) -> List[str]:
+    def write(self, family: str, tags: Sequence[NewTag]) -> list[str]:
         """Write ``tags`` all or none (see ``write_steps``)."""
         return self.write_steps(family, [tags])
 
     def write_steps(self, family: str, steps: Sequence[Sequence[NewTag]],
-                    between: Optional[Callable[[int], None]] = None) -> List[str]:
+                    between: Callable[[int], None] | None = None) -> list[str]:
         """Time-stamp the tags (strictly increasing within the family) and write them: one
         journal covers every step, so a command killed at any instant is completed or
         discarded as a whole by the next command (:mod:`.journal`); each step is one ref

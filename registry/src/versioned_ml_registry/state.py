@@ -9,29 +9,33 @@
 
 from __future__ import annotations
 
-import datetime as _dt
-from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional
-
-import semver
+import time as _time
+from collections.abc import Iterable
 
 from .annotation import safe_body
 from .errors import RegistryError
 from .gitrefs import TagRecord
-from .tags import DEFAULT_STAGES, StageTagName, VersionTagName, gto_form, parse_tag
+from .tags import DEFAULT_STAGES, StageTagName, VersionTagName, gto_form, parse_tag, version_key
 from .transitions import Stage
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the read commands start faster
+if TYPE_CHECKING:
+    import semver
 
 
 def iso(ts: int) -> str:
-    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime(ts))
 
 
 class Annotated:
-    """A tag whose message carries the registry's YAML (who, why, provenance)."""
+    """A tag whose message carries the registry's YAML (who, why, provenance), parsed on
+    first use: most reads never need it."""
 
-    message: str
-    tagger: str
-    _meta: Optional[dict]
+    __slots__ = ("family", "tag", "commit", "time", "tagger", "message", "_meta")
+
+    def __init__(self, family: str, tag: str, commit: str, time: int, tagger: str, message: str):
+        self.family, self.tag, self.commit, self.time = family, tag, commit, time
+        self.tagger, self.message, self._meta = tagger, message, None
 
     @property
     def meta(self) -> dict:
@@ -45,17 +49,23 @@ class Annotated:
         return by if isinstance(by, str) and by else self.tagger
 
 
-@dataclass
 class VersionInfo(Annotated):
-    family: str
-    version: "semver.Version"
-    vstring: str  # "v1.2.3"
-    tag: str
-    commit: str
-    time: int
-    tagger: str
-    message: str
-    _meta: Optional[dict] = None
+    """A released version: its ``<family>@v<semver>`` tag."""
+
+    __slots__ = ("vstring",)
+
+    def __init__(self, family: str, vstring: str, tag: str, commit: str, time: int, tagger: str, message: str):
+        super().__init__(family, tag, commit, time, tagger, message)
+        self.vstring = vstring  # "v1.2.3"
+
+    def __repr__(self) -> str:
+        return f"VersionInfo({self.tag!r}, commit={self.commit[:12]!r})"
+
+    @property
+    def version(self) -> semver.Version:
+        import semver
+
+        return semver.Version.parse(self.vstring[1:])
 
     @property
     def bundle_path(self) -> str:
@@ -66,23 +76,24 @@ class VersionInfo(Annotated):
         return path
 
     @property
-    def signature(self) -> Optional[dict]:
+    def signature(self) -> dict | None:
         sig = self.meta.get("signature")
         return sig if isinstance(sig, dict) else None
 
 
-@dataclass
 class StageEvent(Annotated):
-    family: str
-    stage: str
-    counter: int
-    tag: str
-    commit: str
-    version: Optional[str]  # "v1.2.3", or None when no version tag points at the commit
-    time: int
-    tagger: str
-    message: str
-    _meta: Optional[dict] = None
+    """A stage assignment: its ``<family>#<stage>#<N>`` tag and the version at its commit."""
+
+    __slots__ = ("stage", "counter", "version")
+
+    def __init__(self, family: str, stage: str, counter: int, tag: str, commit: str, version: str | None,
+                 time: int, tagger: str, message: str):
+        super().__init__(family, tag, commit, time, tagger, message)
+        self.stage, self.counter = stage, counter
+        self.version = version  # "v1.2.3", or None when no version tag points at the commit
+
+    def __repr__(self) -> str:
+        return f"StageEvent({self.tag!r}, version={self.version!r})"
 
     @property
     def key(self):
@@ -93,16 +104,21 @@ class StageEvent(Annotated):
         return self.version or f"commit:{self.commit[:12]}"
 
 
-@dataclass
 class FamilyState:
-    name: str
-    versions: Dict[str, VersionInfo] = field(default_factory=dict)
-    events: List[StageEvent] = field(default_factory=list)  # oldest -> newest
-    foreign: List[tuple] = field(default_factory=list)  # (tag, what): GTO forms not read here
-    _status: Optional[dict] = field(default=None, repr=False)  # version -> its newest stage tag
+    """What one family's tags say: its versions, its stage events (oldest first), and tags in
+    GTO forms the registry does not read (``foreign``: (tag, what))."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.versions: dict[str, VersionInfo] = {}
+        self.events: list[StageEvent] = []
+        self.foreign: list[tuple] = []
+        self._newest: dict[str, StageEvent] = {}  # stage -> its newest tag
+        self._status: dict[str | None, StageEvent] = {}  # version -> its newest stage tag
+        self._sorted: list[VersionInfo] = []
 
     @classmethod
-    def from_records(cls, name: str, records: Iterable[TagRecord]) -> "FamilyState":
+    def from_records(cls, name: str, records: Iterable[TagRecord]) -> FamilyState:
         fam = cls(name)
         stage_records = []
         for rec in records:
@@ -117,49 +133,50 @@ class FamilyState:
             who = f"{rec.tagger_name} <{rec.tagger_email}>"
             if isinstance(parsed, VersionTagName):
                 fam.versions[parsed.vstring] = VersionInfo(
-                    name, parsed.version, parsed.vstring, rec.name, rec.commit, rec.time, who, rec.message)
+                    name, parsed.vstring, rec.name, rec.commit, rec.time, who, rec.message)
             elif isinstance(parsed, StageTagName):
                 stage_records.append((parsed, rec, who))
         at_commit = {}
-        for info in fam.sorted_versions():  # the highest version at a commit wins
-            at_commit[info.commit] = info.vstring
+        for info in fam.versions.values():  # the highest version at a commit wins
+            held = at_commit.get(info.commit)
+            if held is None or version_key(info.vstring) > version_key(held):
+                at_commit[info.commit] = info.vstring
         for parsed, rec, who in stage_records:
             fam.events.append(StageEvent(name, parsed.stage, parsed.counter, rec.name, rec.commit,
                                          at_commit.get(rec.commit), rec.time, who, rec.message))
         fam.events.sort(key=lambda e: e.key)
+        for ev in fam.events:  # in (tagger time, tag name) order, so the last one wins: the holder
+            fam._newest[ev.stage] = ev
+            fam._status[ev.version] = ev
+        fam._sorted = sorted(fam.versions.values(), key=lambda info: version_key(info.vstring))
         return fam
 
     # ---- versions -------------------------------------------------------------------
-    def sorted_versions(self) -> List[VersionInfo]:
-        def key(info):
-            v = info.version
-            return (v.major, v.minor, v.patch, v.prerelease is None, v.prerelease or "")
-        return sorted(self.versions.values(), key=key)
+    def sorted_versions(self) -> list[VersionInfo]:
+        """Lowest to highest, in SemVer precedence."""
+        return list(self._sorted)
 
-    def highest(self) -> Optional[VersionInfo]:
+    def highest(self) -> VersionInfo | None:
         versions = self.sorted_versions()
         return versions[-1] if versions else None
 
-    def version_at(self, commit: str) -> Optional[VersionInfo]:
+    def version_at(self, commit: str) -> VersionInfo | None:
         at = [v for v in self.versions.values() if v.commit == commit]
-        return max(at, key=lambda v: v.version) if at else None
+        return max(at, key=lambda v: version_key(v.vstring)) if at else None
 
-    def get(self, vstring: Optional[str]) -> Optional[VersionInfo]:
+    def get(self, vstring: str | None) -> VersionInfo | None:
         return self.versions.get(vstring) if vstring else None
 
     # ---- stages ---------------------------------------------------------------------
-    def newest_event(self, stage: str) -> Optional[StageEvent]:
-        for ev in reversed(self.events):
-            if ev.stage == stage:
-                return ev
-        return None
+    def newest_event(self, stage: str) -> StageEvent | None:
+        return self._newest.get(str(stage))
 
-    def holder(self, stage: str) -> Optional[str]:
+    def holder(self, stage: str) -> str | None:
         """THE definition of a stage's holder (module docstring)."""
         ev = self.newest_event(stage)
         return ev.label if ev else None
 
-    def holder_version(self, stage: str) -> Optional[str]:
+    def holder_version(self, stage: str) -> str | None:
         """The holder of ``stage`` as a version; RegistryError when its newest tag names none."""
         ev = self.newest_event(stage)
         if ev is not None and ev.version is None:
@@ -167,24 +184,20 @@ class FamilyState:
                                 "where no version is tagged: delete that tag or assign the stage again")
         return ev.version if ev else None
 
-    def status_event(self, vstring: str) -> Optional[StageEvent]:
-        if self._status is None:
-            self._status = {}
-            for ev in self.events:  # oldest -> newest: the last one wins
-                self._status[ev.version] = ev
+    def status_event(self, vstring: str) -> StageEvent | None:
         return self._status.get(vstring)
 
-    def status(self, vstring: str) -> Optional[str]:
+    def status(self, vstring: str) -> str | None:
         ev = self.status_event(vstring)
         return ev.stage if ev else None
 
     def held(self, vstring: str, stage: str) -> bool:
         return any(ev.version == vstring and ev.stage == stage for ev in self.events)
 
-    def holders_sequence(self, stage: str) -> List[StageEvent]:
+    def holders_sequence(self, stage: str) -> list[StageEvent]:
         return [ev for ev in self.events if ev.stage == stage]
 
-    def stages_held_by(self, vstring: str, stages: Iterable[Stage]) -> List[Stage]:
+    def stages_held_by(self, vstring: str, stages: Iterable[Stage]) -> list[Stage]:
         return [stage for stage in stages if self.holder(stage) == vstring]
 
     @property
@@ -201,7 +214,7 @@ class FamilyState:
         return max([v.time for v in self.versions.values()] + [e.time for e in self.events], default=0)
 
     # ---- consistency ----------------------------------------------------------------
-    def problems(self) -> List[str]:
+    def problems(self) -> list[str]:
         """Tags that make the family ambiguous: GTO forms the registry does not read, stage
         tags where no version is tagged, and commits carrying two versions."""
         found = [f"{tag} is {what}: the registry cannot read it as GTO does; migrate by deleting it "
@@ -209,7 +222,7 @@ class FamilyState:
                  for tag, what in self.foreign]
         found += [f"{ev.tag} points at {ev.commit[:12]}, where no version of {self.name} is tagged"
                   for ev in self.events if ev.version is None]
-        by_commit: Dict[str, List[str]] = {}
+        by_commit: dict[str, list[str]] = {}
         for info in self.sorted_versions():
             by_commit.setdefault(info.commit, []).append(info.vstring)
         found += [f"{self.name} {' and '.join(vs)} are tagged at the same commit {commit[:12]}: stage tags "
@@ -229,7 +242,7 @@ class FamilyState:
             "status": {v.vstring: self.status(v.vstring) for v in versions},
         }
 
-    def history(self) -> List[dict]:
+    def history(self) -> list[dict]:
         rows = []
         for v in self.versions.values():
             m = v.meta
@@ -255,5 +268,5 @@ class FamilyState:
         return rows
 
 
-def _text(value) -> Optional[str]:
+def _text(value) -> str | None:
     return value if isinstance(value, str) else None

@@ -11,24 +11,25 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
-from functools import lru_cache
-from typing import Optional, Union
-
-import semver
+from collections import namedtuple
+from functools import cmp_to_key, lru_cache
 
 from .errors import RegistryError
 from .transitions import Stage
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the read commands start faster
+if TYPE_CHECKING:
+    import semver
 
 DEFAULT_STAGES = tuple(stage.value for stage in Stage)
 
 FAMILY_PATTERN = r"[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?"
 FAMILY_RE = re.compile(rf"^{FAMILY_PATTERN}$")
 STAGE_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?$")
-_SEMVER_CORE = r"(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)"
+_SEMVER_CORE = r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
 _VERSION_ARG_RE = re.compile(rf"^v?({_SEMVER_CORE})$")
-_VERSION_TAG_RE = re.compile(rf"^({FAMILY_PATTERN})@v(\S+)$")
-_STAGE_TAG_RE = re.compile(rf"^({FAMILY_PATTERN})#([a-z0-9][a-z0-9_-]*?)#([0-9]+)$")
+_CORE_RE = re.compile(_SEMVER_CORE)
+_STAGE_IN_TAG_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")  # GTO's stage names: they may end in '-' or '_'
 
 
 def validate_family(name: str) -> str:
@@ -47,8 +48,10 @@ def family_patterns(family: str) -> tuple[str, str]:
     return f"refs/tags/{family}@*", f"refs/tags/{family}#*"
 
 
-def parse_version(text: Union[str, "semver.Version"]) -> "semver.Version":
+def parse_version(text: str | semver.Version) -> semver.Version:
     """Parse a user-facing version: ``1.2.3`` or ``v1.2.3`` (nothing else)."""
+    import semver
+
     if isinstance(text, semver.Version):
         return text
     m = _VERSION_ARG_RE.match(str(text).strip()) if isinstance(text, str) else None
@@ -59,7 +62,7 @@ def parse_version(text: Union[str, "semver.Version"]) -> "semver.Version":
     return semver.Version.parse(m.group(1))
 
 
-def format_version(version: Union[str, "semver.Version"]) -> str:
+def format_version(version: str | semver.Version) -> str:
     """``semver.Version(1, 2, 3)`` or ``"1.2.3"`` -> ``"v1.2.3"``."""
     return "v" + str(parse_version(version))
 
@@ -76,43 +79,82 @@ def stage_tag(family: str, stage: str, counter: int) -> str:
     return f"{validate_family(family)}#{stage}#{int(counter)}"
 
 
-@dataclass(frozen=True)
-class VersionTagName:
-    family: str
-    version: "semver.Version"
-    vstring: str  # "v1.2.3"
+def _core(vstring: str) -> tuple[int, int, int] | None:
+    """(major, minor, patch) of a plain "vX.Y.Z" (all the registry writes), else None."""
+    m = _CORE_RE.fullmatch(vstring[1:])
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
 
 
-@dataclass(frozen=True)
-class StageTagName:
-    family: str
-    stage: str
-    counter: int
+def _semver_order(a: str, b: str) -> int:
+    import semver
+
+    return semver.Version.parse(a[1:]).compare(b[1:])
+
+
+@lru_cache(maxsize=4096)
+def version_key(vstring: str) -> tuple:
+    """Sort key of a "vX.Y.Z..." string in SemVer precedence. Plain versions are integers;
+    pre-releases (which only other tools write) are ordered by semver, imported then."""
+    core = _core(vstring)
+    if core is not None:
+        return (*core, 1, None)
+    import semver
+
+    v = semver.Version.parse(vstring[1:])
+    if v.prerelease is None:  # build metadata does not count
+        return (v.major, v.minor, v.patch, 1, None)
+    return (v.major, v.minor, v.patch, 0, cmp_to_key(_semver_order)(vstring))
+
+
+def _valid_semver(text: str) -> bool:
+    if _CORE_RE.fullmatch(text):
+        return True
+    import semver
+
+    try:
+        semver.Version.parse(text)
+    except ValueError:
+        return False
+    return True
+
+
+class VersionTagName(namedtuple("VersionTagName", "family vstring")):
+    """``<family>@v<semver>``; ``vstring`` is "v1.2.3"."""
+
+    __slots__ = ()
+
+    @property
+    def version(self) -> semver.Version:
+        import semver
+
+        return semver.Version.parse(self.vstring[1:])
+
+
+StageTagName = namedtuple("StageTagName", "family stage counter")
 
 
 @lru_cache(maxsize=None)
-def parse_tag(name: str) -> Optional[Union[VersionTagName, StageTagName]]:
+def _is_family(text: str) -> bool:
+    return FAMILY_RE.match(text) is not None
+
+
+@lru_cache(maxsize=None)
+def parse_tag(name: str) -> VersionTagName | StageTagName | None:
     """Parse a tag name (without ``refs/tags/``); None if it is not a registry tag.
 
     Unassign tags (``#stage!#N``), deregistrations (``@v1.2.3!``), other GTO
-    forms and anything with an invalid family or version return None.
+    forms and anything with an invalid family or version return None. Split on the
+    separators rather than matched by one regex: ``show`` parses every tag of the repository.
     """
     if "!" in name:
         return None
-    m = _VERSION_TAG_RE.match(name)
-    if m:
-        try:
-            v = semver.Version.parse(m.group(2))
-        except ValueError:
-            return None
-        if ".." in m.group(1):
-            return None
-        return VersionTagName(m.group(1), v, f"v{v}")
-    m = _STAGE_TAG_RE.match(name)
-    if m:
-        if ".." in m.group(1):
-            return None
-        return StageTagName(m.group(1), m.group(2), int(m.group(3)))
+    family, at, version = name.partition("@v")
+    if at:
+        return VersionTagName(family, "v" + version) if _is_family(family) and _valid_semver(version) else None
+    parts = name.split("#")
+    if (len(parts) == 3 and _is_family(parts[0]) and _STAGE_IN_TAG_RE.fullmatch(parts[1])
+            and parts[2].isascii() and parts[2].isdigit()):
+        return StageTagName(parts[0], parts[1], int(parts[2]))
     return None
 
 
@@ -127,7 +169,7 @@ _GTO_FORMS = (
 )
 
 
-def gto_form(name: str) -> Optional[tuple[str, str]]:
+def gto_form(name: str) -> tuple[str, str] | None:
     """(family, what it is) for a tag in one of GTO's forms the registry does not read."""
     for pattern, what in _GTO_FORMS:
         match = pattern.match(name)
@@ -136,7 +178,7 @@ def gto_form(name: str) -> Optional[tuple[str, str]]:
     return None
 
 
-def load_stages(toplevel: Optional[str]) -> tuple:
+def load_stages(toplevel: str | None) -> tuple:
     """Stages from the repo's ``.gto`` (``stages: [..]``), else the default list."""
     if toplevel:
         path = os.path.join(toplevel, ".gto")

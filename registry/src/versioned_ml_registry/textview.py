@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import re
-from typing import List
 
 WIDTH = 100
 _EMAIL = re.compile(r"\s*<[^<>]*>\s*$")
@@ -74,7 +73,7 @@ def change_line(key: str, before, after) -> str:
     return f"changed {key}: {value_text(before)} → {value_text(after)}"
 
 
-def diff_lines(report: dict) -> List[str]:
+def diff_lines(report: dict) -> list[str]:
     lines = [f"{report['family']} {report['old']} → {report['new']}: {report['bump'] or 'identical bundles'}"]
     for section in ("params", "metrics"):
         changes = report[section]
