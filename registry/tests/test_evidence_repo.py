@@ -7,6 +7,7 @@ that change anything work on a copy (``clone``).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -14,6 +15,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
+
+from registry_support import run_cli
 
 from evidence_support import (
     DVC,
@@ -155,6 +158,14 @@ def test_propose_weights_patch_raised_by_a_feat_commit(built):
     assert result.next_version == "v0.2.0"
     report = proposal.format_report(result)
     assert report.startswith("cultivar: MINOR → v0.2.0 (released: v0.1.0)")
+
+
+def test_propose_on_the_command_line_prints_the_same_proposal(built):
+    text = run_cli(built["root"], "propose", "cultivar")
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.startswith("cultivar: MINOR → v0.2.0 (released: v0.1.0)")
+    data = json.loads(run_cli(built["root"], "propose", "cultivar", "--json").stdout)
+    assert (data["bump"], data["next_version"]) == ("minor", "v0.2.0")
 
 
 def test_commits_never_lower_the_evidence(built, tmp_path):

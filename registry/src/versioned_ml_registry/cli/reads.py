@@ -70,7 +70,7 @@ def add_propose(sub):
 
 
 def cmd_propose(args) -> int:
-    from .proposal import format_report
+    from ..proposal import format_report
 
     proposal = api.propose(args.repo, args.family)
     if args.json:
