@@ -7,6 +7,7 @@ import sys
 from .. import api, textview
 from .output import print_json
 
+
 def add_show(sub):
     p = sub.add_parser("show", help="families, the holder of every stage, versions")
     p.add_argument("family", nargs="?")

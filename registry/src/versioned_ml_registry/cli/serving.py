@@ -9,6 +9,7 @@ from .. import api
 from . import Parser
 from .output import print_json
 
+
 def add_serve(sub):
     p = sub.add_parser("serve", help="HTTP server answering with the versions the tags name (see docs/SERVING.md)",
                        description="Serve every family's production holder over HTTP, with canary and shadow "

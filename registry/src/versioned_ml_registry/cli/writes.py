@@ -6,6 +6,7 @@ from __future__ import annotations
 from .. import api
 from .output import print_result
 
+
 def add_release(sub):
     p = sub.add_parser("release", help="tag HEAD as the next version (+ candidate if the gates pass)")
     p.add_argument("family")
