@@ -9,7 +9,6 @@ same gates as the command line.
 
 from __future__ import annotations
 
-
 from .errors import RegistryError
 from .repo import Repo
 from .result import Result

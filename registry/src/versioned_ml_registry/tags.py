@@ -118,18 +118,7 @@ def _valid_semver(text: str) -> bool:
     return True
 
 
-class VersionTagName(namedtuple("VersionTagName", "family vstring")):
-    """``<family>@v<semver>``; ``vstring`` is "v1.2.3"."""
-
-    __slots__ = ()
-
-    @property
-    def version(self) -> semver.Version:
-        import semver
-
-        return semver.Version.parse(self.vstring[1:])
-
-
+VersionTagName = namedtuple("VersionTagName", "family vstring")  # vstring: "v1.2.3"
 StageTagName = namedtuple("StageTagName", "family stage counter")
 
 
