@@ -30,9 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from versioned_ml_registry.annotation import stage_message, version_message
-from versioned_ml_registry.gitrefs import FOR_EACH_REF_FORMAT, NewTag, write_tags
-from versioned_ml_registry.tags import family_patterns
+from versioned_ml_registry.tags.annotation import stage_message, version_message
+from versioned_ml_registry.tags.refs import FOR_EACH_REF_FORMAT, NewTag, write_tags
+from versioned_ml_registry.tags.names import family_patterns
 
 BIN = Path(sys.executable).parent
 OURS = [str(BIN / "model-registry")]  # the console script users run

@@ -6,7 +6,7 @@ project), makes one change, runs the real `dvc repro`, commits, and asks the rea
 by several tests (the card edit, the behaviour change) are reproduced once per module and
 copied, so each test still owns its repository.
 
-0.y.z policy (versioned_ml_registry.policy.next_version): a MAJOR derived while the family is below 1.0.0 goes to
+0.y.z policy (versioned_ml_registry.rules.bump.next_version): a MAJOR derived while the family is below 1.0.0 goes to
 the next minor, so a MAJOR from v0.1.0 is written as v0.2.0 with `bump: major` recorded.
 """
 

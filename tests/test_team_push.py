@@ -145,12 +145,12 @@ HOOK_REFUSAL = (f"To /srv/origin.git\n{LINE}[remote rejected] (pre-receive hook 
 
 @pytest.mark.parametrize("output", [SEEN_BEFORE_SENDING, SAME_INSTANT], ids=["seen-before-sending", "same-instant"])
 def test_both_shapes_of_a_lost_race_are_recognised(output):
-    from versioned_ml_registry.gitremote import rejected_refs
+    from versioned_ml_registry.tags.remote import rejected_refs
 
     assert rejected_refs(*output) == (["m#production#8"], [])
 
 
 def test_a_hook_refusal_is_not_mistaken_for_a_race():
-    from versioned_ml_registry.gitremote import rejected_refs
+    from versioned_ml_registry.tags.remote import rejected_refs
 
     assert rejected_refs(*HOOK_REFUSAL) == ([], ["m#production#8: [remote rejected] (pre-receive hook declined)"])

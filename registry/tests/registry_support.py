@@ -71,8 +71,8 @@ class FakeProposal:
 
 def write_release(repo, family: str, proposal, **kw):
     """The release engine with a given proposal (``api.release`` derives it from a bundle)."""
-    from versioned_ml_registry.releasing import release as engine
-    from versioned_ml_registry.repo import Repo
+    from versioned_ml_registry.lifecycle.release import release as engine
+    from versioned_ml_registry.tags.repo import Repo
 
     return engine(repo if isinstance(repo, Repo) else Repo(str(repo)), family, proposal, **kw)
 

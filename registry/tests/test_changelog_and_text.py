@@ -7,7 +7,7 @@ from registry_support import FakeProposal, commit, make_repo, run_cli, write_rel
 
 import versioned_ml_registry as reg
 from versioned_ml_registry import api
-from versioned_ml_registry.textview import change_line, diff_lines, history_line, person
+from versioned_ml_registry.report.text import change_line, diff_lines, history_line, person
 
 
 def release_with(repo, metrics, message, bump="minor", reasons=("fake evidence",)):

@@ -29,7 +29,13 @@ from evidence_support import (
     write_bundle,
 )
 
-from versioned_ml_registry import bundles, commits, dvcfiles, dvcstore, integrity, loading, proposal  # noqa: E402
+from versioned_ml_registry.bundle import reading as bundles
+from versioned_ml_registry.rules import commits
+from versioned_ml_registry.dvc import files as dvcfiles
+from versioned_ml_registry.dvc import store as dvcstore
+from versioned_ml_registry.lifecycle import verify as integrity
+from versioned_ml_registry.bundle import loading
+from versioned_ml_registry.lifecycle import propose as proposal
 from versioned_ml_registry.errors import RegistryError  # noqa: E402
 
 BUNDLE = "models/cultivar"

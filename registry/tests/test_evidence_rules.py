@@ -6,12 +6,12 @@ import copy
 
 import pytest
 
-from versioned_ml_registry.bundles import Bundle  # noqa: E402
-from versioned_ml_registry.commits import bump_from_commits, classify  # noqa: E402
-from versioned_ml_registry.evidence import compare, probe_agreement  # noqa: E402
-from versioned_ml_registry.gates import check_metrics  # noqa: E402
-from versioned_ml_registry.policy import Bump, higher  # noqa: E402
-from versioned_ml_registry.proposal import Proposal, format_report  # noqa: E402
+from versioned_ml_registry.bundle.reading import Bundle  # noqa: E402
+from versioned_ml_registry.rules.commits import bump_from_commits, classify  # noqa: E402
+from versioned_ml_registry.rules.evidence import compare, probe_agreement  # noqa: E402
+from versioned_ml_registry.rules.gates import check_metrics  # noqa: E402
+from versioned_ml_registry.rules.bump import Bump, higher  # noqa: E402
+from versioned_ml_registry.lifecycle.propose import Proposal, format_report  # noqa: E402
 
 LABELS = ["barbera", "barolo", "grignolino"]
 

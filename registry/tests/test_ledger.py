@@ -11,9 +11,9 @@ import threading
 
 import pytest
 
-from versioned_ml_registry import decisions
+from versioned_ml_registry.ledger import queries as decisions
 from versioned_ml_registry.errors import RegistryError
-from versioned_ml_registry.ledger import Decision, LedgerWriter
+from versioned_ml_registry.ledger.store import Decision, LedgerWriter
 
 
 def decision(i: int, family: str = "cultivar", version: str = "v0.1.0", route: str = "production",
@@ -68,7 +68,7 @@ def test_an_edited_row_is_caught(tmp_path):
 
 
 def test_an_edit_that_recomputes_the_rows_hash_breaks_the_next_link(tmp_path):
-    from versioned_ml_registry.ledger import row_hash
+    from versioned_ml_registry.ledger.store import row_hash
 
     path = tmp_path / "ledger.sqlite"
     write(path, 20)

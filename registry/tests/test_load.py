@@ -20,7 +20,7 @@ import pytest
 
 import versioned_ml_registry as reg
 from serving_support import FAMILY, Client, Server, build_once, clone, poll, probe
-from versioned_ml_registry import decisions as ledger
+from versioned_ml_registry.ledger import queries as ledger
 
 CLIENTS, MIN_REQUESTS, MAX_REQUESTS = 8, 250, 5000
 

@@ -9,7 +9,7 @@ import pytest
 from registry_support import STAGES, FakeProposal, commit, gto_bin, make_repo, write_release
 
 import versioned_ml_registry as reg  # noqa: E402
-from versioned_ml_registry.repo import Repo  # noqa: E402
+from versioned_ml_registry.tags.repo import Repo  # noqa: E402
 
 GTO = gto_bin()
 pytestmark = pytest.mark.skipif(GTO is None, reason="gto is not installed")

@@ -6,9 +6,8 @@ from registry_support import FakeProposal, commit, git, make_repo, refs, release
 
 import versioned_ml_registry as reg  # noqa: E402
 from versioned_ml_registry.errors import RegistryError  # noqa: E402
-from versioned_ml_registry.policy import Bump, next_version
-from versioned_ml_registry.recovery import previous_production  # noqa: E402
-from versioned_ml_registry.repo import Repo  # noqa: E402
+from versioned_ml_registry.rules.bump import Bump, next_version
+from versioned_ml_registry.tags.repo import Repo  # noqa: E402
 import semver  # noqa: E402
 
 
@@ -272,7 +271,7 @@ def test_rollback(repo):
     s = state(repo)
     assert s.holder("production") == "v0.2.0" and s.status("v0.3.0") == "deprecated"
     # the next rollback skips the deprecated v0.3.0 and the current holder
-    assert previous_production(s) == "v0.1.0"
+    assert s.previous_production() == "v0.1.0"
     reg.rollback(str(repo), "m", reason="still bad")
     s = state(repo)
     assert s.holder("production") == "v0.1.0" and with_status(s, "deprecated") == ["v0.2.0", "v0.3.0"]
@@ -371,7 +370,7 @@ def test_diff_of_a_hand_written_version_tag_is_one_clear_error(repo):
 
 
 def test_a_local_tag_that_differs_from_the_remote_one_is_named_when_fetching(tmp_path):
-    from versioned_ml_registry.gitremote import fetch_tags
+    from versioned_ml_registry.tags.remote import fetch_tags
 
     origin = tmp_path / "origin.git"
     git(tmp_path, "init", "-q", "--bare", str(origin))

@@ -7,9 +7,10 @@ import pytest
 from registry_support import FakeProposal, commit, git, make_repo, refs, release, write_release
 
 import versioned_ml_registry as reg  # noqa: E402
-from versioned_ml_registry import gitrefs, tags  # noqa: E402
+from versioned_ml_registry.tags import refs as gitrefs
+from versioned_ml_registry.tags import names as tags
 from versioned_ml_registry.errors import RegistryError  # noqa: E402
-from versioned_ml_registry.repo import Repo  # noqa: E402
+from versioned_ml_registry.tags.repo import Repo  # noqa: E402
 
 
 @pytest.mark.parametrize("text,expected", [("1.2.3", "v1.2.3"), ("v1.2.3", "v1.2.3"),

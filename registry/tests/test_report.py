@@ -10,7 +10,7 @@ import pytest
 from registry_support import run_cli
 from report_support import HOSTILE, build_registry
 
-from versioned_ml_registry.ledger import Decision, LedgerWriter
+from versioned_ml_registry.ledger.store import Decision, LedgerWriter
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 
 from registry_support import make_repo, release, run_cli
 from versioned_ml_registry.errors import RegistryError
-from versioned_ml_registry.serve_settings import canary_percents, serve_settings
+from versioned_ml_registry.serve.settings import canary_percents, serve_settings
 
 
 @pytest.fixture(scope="module")

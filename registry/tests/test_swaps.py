@@ -135,7 +135,7 @@ def test_shadow_answers_only_into_the_ledger(root):
             assert status == 200 and body["version"] == "v0.1.0" and headers["x-model-route"] == "production"
             assert set(body) == {"family", "version", "request_id", "predictions"}
     assert server.proc.returncode == 0
-    from versioned_ml_registry import decisions as ledger
+    from versioned_ml_registry.ledger import queries as ledger
 
     shadow_model = reg.load_model(FAMILY, version="v0.2.0", repo=str(root))
     for _, _, body in answers:
@@ -189,7 +189,7 @@ def test_a_version_that_fails_its_checks_is_never_served_and_health_says_why(roo
         reg.rollback(str(root), FAMILY, to="v0.1.0", reason="test: back to a good version")
         server.reload()
         assert not any("production holder" in p for p in server.get("/healthz")[1]["families"][FAMILY]["problems"])
-    from versioned_ml_registry import decisions as ledger
+    from versioned_ml_registry.ledger import queries as ledger
 
     assert {row["version"] for row in ledger.select(server.ledger, FAMILY, limit=10000)} == {"v0.1.0"}
 

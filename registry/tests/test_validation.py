@@ -3,7 +3,7 @@ traceback, and nothing reaches a model."""
 
 import pytest
 
-from versioned_ml_registry.validation import Invalid, Limits, parse_body, records_of, validate_records
+from versioned_ml_registry.serve.validation import Invalid, Limits, parse_body, records_of, validate_records
 
 SIGNATURE = {"task": "classification", "output": {"name": "y", "type": "label", "labels": ["a", "b"]},
              "inputs": [{"name": "alcohol", "type": "numeric", "required": True},

@@ -13,11 +13,11 @@ _EXPORTS = {
             "open_repo", "promote", "propose", "push", "release", "report", "resolve", "resolve_commit",
             "rollback", "show", "verify", "version_info"),
     "errors": ("RegistryError",),
-    "policy": ("Bump", "next_version"),
-    "repo": ("Repo",),
+    "rules.bump": ("Bump", "next_version"),
+    "tags.repo": ("Repo",),
     "result": ("Result",),
-    "tags": ("format_version", "parse_tag", "parse_version", "stage_tag", "version_tag"),
-    "transitions": ("Stage",),
+    "tags.names": ("format_version", "parse_tag", "parse_version", "stage_tag", "version_tag"),
+    "rules.stages": ("Stage",),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = ["__version__", *sorted(_WHERE)]

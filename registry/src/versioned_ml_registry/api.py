@@ -9,10 +9,10 @@ same gates as the command line.
 
 from __future__ import annotations
 
-from .errors import RegistryError
-from .repo import Repo
+from .errors import missing_extra
 from .result import Result
-from .transitions import Stage
+from .rules.stages import Stage
+from .tags.repo import Repo
 
 RepoLike = str | Repo | None
 
@@ -66,7 +66,7 @@ def version_info(repo: RepoLike = None, family: str = None, version: str = None)
 def verify(repo: RepoLike = None, family: str | None = None, remote: bool = False) -> dict:
     """Every version tag's recorded md5s equal dvc.lock at its commit; its stage tags point at
     the commit of the version they name; with ``remote``, its artifacts are in the DVC remote."""
-    from .integrity import verify_families
+    from .lifecycle.verify import verify_families
 
     r = open_repo(repo)
     families = [r.family_state(family)] if family else r.all_families()
@@ -76,7 +76,7 @@ def verify(repo: RepoLike = None, family: str | None = None, remote: bool = Fals
 def diff(repo: RepoLike = None, family: str = None, old: str = None, new: str = None) -> dict:
     """What changed between two released versions: params, metrics, and the bump the bundle
     evidence derives."""
-    from .proposal import diff_versions
+    from .lifecycle.propose import diff_versions
 
     r = open_repo(repo)
     fam = r.family(family)
@@ -87,7 +87,7 @@ def changelog(repo: RepoLike = None, family: str = None, since: str | None = Non
     """Release notes in Markdown, newest version first: bump and reasons, the Conventional
     Commits since the previous version by type, metric deltas, who released it and when.
     ``since``: only the versions after that one."""
-    from .changelog import render
+    from .report.changelog import render
 
     r = open_repo(repo)
     fam = r.family(family)
@@ -96,7 +96,7 @@ def changelog(repo: RepoLike = None, family: str = None, since: str | None = Non
 
 def report(repo: RepoLike = None, output: str = "report", ledger: str | None = None) -> str:
     """Write the static HTML report of every family to ``output``; returns the index's path."""
-    from .report import write_report
+    from .report.site import write_report
 
     return write_report(open_repo(repo), output, ledger)
 
@@ -105,23 +105,15 @@ def load_model(family: str, stage: str | None = "production", version: str | Non
                repo: RepoLike = None):
     """A predictor for the version holding ``stage`` (or ``version``), with the preprocessing
     pinned in that version's bundle, fetched at its commit and checked against its tag's md5."""
-    from .loading import load_version, recorded_bundle
+    from .bundle.loading import load_released
 
-    r = open_repo(repo)
-    fam = r.family(family)
-    if version is None:
-        version = fam.holder_version(r.stage(stage))
-        if version is None:
-            raise RegistryError(f"no version of {family} holds {stage}")
-    info = r.version(fam, version)
-    path, recorded = recorded_bundle(r.toplevel, info)
-    return load_version(r.toplevel, family, info.vstring, info.commit, path, recorded)
+    return load_released(open_repo(repo), family, stage, version)
 
 
 def propose(repo: RepoLike = None, family: str = None):
     """The bump the evidence and the commits derive for the family's bundle in the working
     tree, against its highest released version. Writes nothing."""
-    from .proposal import propose as derive
+    from .lifecycle.propose import propose as derive
 
     r = open_repo(repo)
     return derive(r.toplevel, family, released=r.family_state(family).highest())
@@ -135,7 +127,7 @@ def release(repo: RepoLike = None, family: str = None, bump: str | None = None,
     """Tag HEAD as the family's next version, derived from the evidence (``bump`` may raise it;
     lowering it needs ``force`` and ``reason``); a candidate too when the candidate gates pass.
     The version number must be new to the git remote too, unless ``offline``."""
-    from . import releasing
+    from .lifecycle import release as releasing
 
     r = open_repo(repo)
     releasing.check_releasable(r)
@@ -149,11 +141,11 @@ def promote(repo: RepoLike = None, family: str = None, version: str = None, stag
             remote: str = "origin") -> Result:
     """Assign ``stage`` to ``version`` through every gate; with ``push``, on the git remote's
     current tags, published atomically (retried after a lost race while still valid)."""
-    from . import promotion
+    from .lifecycle import promote as promotion
 
     r = open_repo(repo)
     if push:
-        from .publish import promote_and_push
+        from .lifecycle.publish import promote_and_push
 
         return promote_and_push(r, family, version, stage, reason, force, skip_staging, breaking,
                                 remote=remote, dvc_remote=dvc_remote)
@@ -162,33 +154,33 @@ def promote(repo: RepoLike = None, family: str = None, version: str = None, stag
 
 def rollback(repo: RepoLike = None, family: str = None, to: str | None = None,
              reason: str | None = None, force: bool = False) -> Result:
-    from . import recovery
+    from .lifecycle import rollback as recovery
 
     return recovery.rollback(open_repo(repo), family, to, reason, force)
 
 
 def drill(repo: RepoLike = None, family: str = None, reason: str | None = None) -> Result:
-    from . import recovery
+    from .lifecycle import rollback as recovery
 
     return recovery.drill(open_repo(repo), family, reason)
 
 
 def abort_canary(repo: RepoLike = None, family: str = None, reason: str | None = None) -> Result:
-    from . import promotion
+    from .lifecycle import promote as promotion
 
     return promotion.abort_canary(open_repo(repo), family, reason)
 
 
 def deprecate(repo: RepoLike = None, family: str = None, version: str = None,
               reason: str | None = None, force: bool = False) -> Result:
-    from . import promotion
+    from .lifecycle import promote as promotion
 
     return promotion.retire(open_repo(repo), family, version, Stage.DEPRECATED, reason, force)
 
 
 def archive(repo: RepoLike = None, family: str = None, version: str = None,
             reason: str | None = None, force: bool = False) -> Result:
-    from . import promotion
+    from .lifecycle import promote as promotion
 
     return promotion.retire(open_repo(repo), family, version, Stage.ARCHIVED, reason, force)
 
@@ -196,7 +188,7 @@ def archive(repo: RepoLike = None, family: str = None, version: str = None,
 def push(repo: RepoLike = None, remote: str = "origin", dvc_remote: str | None = None,
          family: str | None = None) -> Result:
     """Publish: the DVC artifacts of unpublished versions, then their tags in one atomic push."""
-    from .publish import push as publish
+    from .lifecycle.publish import push as publish
 
     return publish(open_repo(repo), remote, dvc_remote, family)
 
@@ -204,22 +196,21 @@ def push(repo: RepoLike = None, remote: str = "origin", dvc_remote: str | None =
 # ---- serving and its decisions --------------------------------------------------------
 
 def serve(repo: RepoLike = None, **options) -> None:
-    """Run the HTTP server until SIGINT/SIGTERM (see :mod:`.server`); ``options`` are the
-    settings of :func:`.serve_settings.serve_settings` (None: from params.yaml or the default)."""
-    from .serve_settings import serve_settings
+    """Run the HTTP server until SIGINT/SIGTERM (see :mod:`.serve.app`); ``options`` are the
+    settings of :func:`.serve.settings.serve_settings` (None: from params.yaml or the default)."""
+    from .serve.settings import serve_settings
 
     r = open_repo(repo)
     settings = serve_settings(r.toplevel, r.family_names(), **options)
     try:
-        from .server import run
+        from .serve.app import run
     except ImportError:
-        raise RegistryError("model-registry serve needs the serve extra: "
-                            "pip install 'versioned-ml-registry[serve]'") from None
+        raise missing_extra("model-registry serve", "serve") from None
     run(settings)
 
 
 def _ledger(repo: RepoLike, ledger: str | None):
-    from .serve_settings import ledger_path
+    from .serve.settings import ledger_path
 
     return ledger_path(None if ledger is not None else open_repo(repo).toplevel, ledger)
 
@@ -227,7 +218,7 @@ def _ledger(repo: RepoLike, ledger: str | None):
 def decision(request_id: str, ledger: str | None = None, repo: RepoLike = None) -> list[dict]:
     """Which version decided request ``request_id``, on which input: its ledger rows (the
     answer, and a shadow's if one ran)."""
-    from . import decisions as ledger_reader
+    from .ledger import queries as ledger_reader
 
     return ledger_reader.show(_ledger(repo, ledger), request_id)
 
@@ -236,7 +227,7 @@ def decisions(ledger: str | None = None, repo: RepoLike = None, family: str | No
               version: str | None = None, route: str | None = None, since: str | None = None,
               until: str | None = None, limit: int = 100) -> list[dict]:
     """The newest ``limit`` decisions matching the filters (times: unix seconds or ISO 8601)."""
-    from . import decisions as ledger_reader
+    from .ledger import queries as ledger_reader
 
     return ledger_reader.select(_ledger(repo, ledger), family, version, route,
                                 ledger_reader.parse_time(since, "--since"),
@@ -245,6 +236,6 @@ def decisions(ledger: str | None = None, repo: RepoLike = None, family: str | No
 
 def verify_decisions(ledger: str | None = None, repo: RepoLike = None) -> dict:
     """Check the ledger's hash chain: ``{"path", "rows", "head", "problems"}``."""
-    from . import decisions as ledger_reader
+    from .ledger import queries as ledger_reader
 
     return ledger_reader.verify(_ledger(repo, ledger))

@@ -12,3 +12,8 @@ class RegistryError(Exception):
 
     def __init__(self, message: str):
         super().__init__(" ".join(str(message).split("\n")).strip())
+
+
+def missing_extra(what: str, extra: str) -> RegistryError:
+    """The error for a command whose optional dependencies (the distribution's ``extra``) are absent."""
+    return RegistryError(f"{what} needs the {extra} extra: pip install 'versioned-ml-registry[{extra}]'")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from .. import api, textview
+from .. import api
+from ..report import text as textview
 from .output import print_json
 
 
@@ -71,7 +72,7 @@ def add_propose(sub):
 
 
 def cmd_propose(args) -> int:
-    from ..proposal import format_report
+    from ..lifecycle.propose import format_report
 
     proposal = api.propose(args.repo, args.family)
     if args.json:

@@ -1,0 +1,1 @@
+"""One module per registry verb: propose, release, promote, rollback, publish, verify."""

@@ -1,0 +1,148 @@
+"""Serving settings: command-line options win over params.yaml's ``serving:``, which wins over
+the defaults below. Every setting is optional::
+
+    serving:
+      families: [cultivar]      # default: every family in the repository
+      host: 127.0.0.1
+      port: 8000
+      follow: local             # or remote: `git fetch` the families' tags from `remote` first
+      remote: origin
+      interval: 1.0             # seconds between two reads of the tags
+      ledger: .model-registry/ledger.sqlite   # relative to the repository
+      store_inputs: true        # false: the ledger keeps only each input's sha256
+      canary_percent: 10        # or per family: {cultivar: 20, default: 10}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+
+from ..dvc.files import read_params
+from ..errors import RegistryError
+from .validation import Limits
+
+FOLLOW_MODES = ("local", "remote")  # where the follower reads the tags: local refs or the git remote
+
+DEFAULT_LEDGER = ".model-registry/ledger.sqlite"
+DEFAULT_CANARY_PERCENT = 10.0
+
+
+@dataclass
+class ServeSettings:
+    toplevel: str
+    families: List[str]
+    host: str = "127.0.0.1"
+    port: int = 8000
+    follow: str = "local"
+    remote: str = "origin"
+    interval: float = 1.0
+    ledger: Path = Path(DEFAULT_LEDGER)
+    store_inputs: bool = True
+    canary_percent: Dict[str, float] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
+
+
+def params_serving(toplevel: str) -> dict:
+    """params.yaml's ``serving:`` mapping in the working tree (empty when absent)."""
+    serving = read_params(toplevel).get("serving")
+    if serving is not None and not isinstance(serving, dict):
+        raise RegistryError("params.yaml: serving must be a mapping")
+    return serving or {}
+
+
+def _percent(value, where: str) -> float:
+    try:
+        percent = float(value)
+    except (TypeError, ValueError):
+        raise RegistryError(f"{where}: canary percent {value!r} is not a number") from None
+    if isinstance(value, bool) or not 0 <= percent <= 100:
+        raise RegistryError(f"{where}: canary percent {value!r} must be a number from 0 to 100")
+    return percent
+
+
+def canary_percents(families: List[str], configured, options: List[str]) -> Dict[str, float]:
+    """Each family's canary percent: ``--canary-percent N`` or ``FAMILY=N``, then params.yaml
+    (a number, or ``{family: N, default: N}``), then 10."""
+    if configured is None:
+        configured = {}
+    if not isinstance(configured, dict):
+        configured = {"default": configured}
+    default = _percent(configured.get("default", DEFAULT_CANARY_PERCENT), "params.yaml serving.canary_percent")
+    chosen = {name: _percent(configured.get(name, default), f"params.yaml serving.canary_percent.{name}")
+              for name in families}
+    for option in options or []:
+        name, sep, value = str(option).rpartition("=")
+        if not sep:
+            chosen = {family: _percent(value, "--canary-percent") for family in families}
+        elif name not in chosen:
+            raise RegistryError(f"--canary-percent {option}: {name!r} is not a served family "
+                                f"({', '.join(families)})")
+        else:
+            chosen[name] = _percent(value, "--canary-percent")
+    return chosen
+
+
+def _choose(name: str, option, conf: dict, default, kind):
+    value = option if option is not None else conf.get(name, default)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise RegistryError(f"serving setting {name} must be true or false, not {value!r}")
+        return value
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise RegistryError(f"serving setting {name}: {value!r} is not a {kind.__name__}") from None
+
+
+def serve_settings(toplevel: str, known_families: List[str], families: Optional[List[str]] = None,
+                   host: Optional[str] = None, port: Optional[int] = None, follow: Optional[str] = None,
+                   remote: Optional[str] = None, interval: Optional[float] = None,
+                   ledger: Optional[str] = None, store_inputs: Optional[bool] = None,
+                   canary_percent: Optional[List[str]] = None) -> ServeSettings:
+    """The settings for serving ``toplevel``: the options given (None: not given) over
+    params.yaml over the defaults. ``known_families``: the families the repository has."""
+    conf = params_serving(toplevel)
+    chosen = families or conf.get("families") or known_families
+    if not isinstance(chosen, list) or not all(isinstance(name, str) for name in chosen):
+        raise RegistryError("serving setting families must be a list of family names")
+    if not chosen:
+        raise RegistryError("no model family to serve: this repository has no <family>@v<semver> tags yet")
+    unknown = [name for name in chosen if name not in known_families]
+    if unknown:
+        raise RegistryError(f"unknown family {unknown[0]!r} (known: {', '.join(known_families) or 'none'})")
+    settings = ServeSettings(
+        toplevel=toplevel, families=list(dict.fromkeys(chosen)),
+        host=_choose("host", host, conf, "127.0.0.1", str),
+        port=_choose("port", port, conf, 8000, int),
+        follow=_choose("follow", follow, conf, "local", str),
+        remote=_choose("remote", remote, conf, "origin", str),
+        interval=_choose("interval", interval, conf, 1.0, float),
+        store_inputs=_choose("store_inputs", store_inputs, conf, True, bool),
+    )
+    if settings.follow not in FOLLOW_MODES:
+        raise RegistryError(f"serving setting follow must be one of {', '.join(FOLLOW_MODES)}, not {settings.follow!r}")
+    if not 0.05 <= settings.interval <= 3600:
+        raise RegistryError(f"serving setting interval must be from 0.05 to 3600 seconds, not {settings.interval}")
+    if not 0 <= settings.port <= 65535:
+        raise RegistryError(f"serving setting port {settings.port} is not a TCP port")
+    settings.ledger = ledger_path(toplevel, ledger, conf)
+    settings.canary_percent = canary_percents(settings.families, conf.get("canary_percent"), canary_percent)
+    return settings
+
+
+def ledger_path(toplevel: Optional[str], option: Optional[str], conf: Optional[dict] = None) -> Path:
+    """``--ledger`` (relative to the current directory), else params.yaml's ``serving.ledger``
+    (relative to the repository), else ``.model-registry/ledger.sqlite`` in the repository."""
+    if option is not None:
+        return Path(option).absolute()
+    if toplevel is None:
+        raise RegistryError("name the ledger with --ledger PATH (or run inside the repository)")
+    if conf is None:
+        conf = params_serving(toplevel)
+    configured = conf.get("ledger", DEFAULT_LEDGER)
+    if not isinstance(configured, str) or not configured:
+        raise RegistryError("serving setting ledger must be a path")
+    return Path(toplevel) / configured
