@@ -9,6 +9,7 @@ from registry_support import FakeProposal, commit, git, make_repo, refs, release
 import versioned_ml_registry as reg  # noqa: E402
 from versioned_ml_registry.tags import refs as gitrefs
 from versioned_ml_registry.tags import names as tags
+from versioned_ml_registry.tags.gto_config import load_stages
 from versioned_ml_registry.errors import RegistryError  # noqa: E402
 from versioned_ml_registry.tags.repo import Repo  # noqa: E402
 
@@ -64,12 +65,12 @@ def test_versions_sort_in_semver_precedence():
 
 def test_stages_from_gto_file(tmp_path):
     repo = make_repo(tmp_path / "r")
-    assert tags.load_stages(str(repo)) == tuple(tags.DEFAULT_STAGES)
+    assert load_stages(str(repo)) == tuple(tags.DEFAULT_STAGES)
     (repo / ".gto").write_text("stages: [candidate, staging, canary, production, shadow, deprecated, archived, qa]\n")
-    assert "qa" in tags.load_stages(str(repo))
+    assert "qa" in load_stages(str(repo))
     (repo / ".gto").write_text("stages: [dev, prod]\n")
     with pytest.raises(RegistryError):
-        tags.load_stages(str(repo))
+        load_stages(str(repo))
 
 
 def test_read_skips_lightweight_and_unassign_tags(tmp_path):

@@ -69,7 +69,7 @@ def verify(repo: RepoLike = None, family: str | None = None, remote: bool = Fals
     from .lifecycle.verify import verify_families
 
     r = open_repo(repo)
-    families = [r.family_state(family)] if family else r.all_families()
+    families = [r.require_known(r.family_state(family))] if family else r.all_families()
     return verify_families(r.toplevel, families, remote)
 
 

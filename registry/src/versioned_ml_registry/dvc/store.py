@@ -12,6 +12,7 @@ import posixpath
 from pathlib import Path
 
 from ..errors import RegistryError
+from . import rwlock
 from .files import lock_md5s, norm_path
 
 
@@ -74,17 +75,23 @@ def read_dvc_file(fs, path: str) -> bytes:
         ) from exc
 
 
+def open_dvc_repo(repo):
+    """DVC's ``Repo`` of ``repo``, after healing what a killed DVC process left (:mod:`.rwlock`)."""
+    from dvc.repo import Repo  # lazy: tag commands never import DVC
+
+    rwlock.heal(repo)
+    return Repo(str(repo))
+
+
 def workspace_matches_lock(repo) -> list[str]:
     """What ``dvc status`` reports as changed, one line each; empty when the workspace is clean."""
-    from dvc.repo import Repo  # lazy
-
-    with Repo(str(repo)) as dvc_repo:
+    with open_dvc_repo(repo) as dvc_repo:
         status = dvc_repo.status()
     problems = []
     for target, changes in sorted(status.items()):
         target = _relative_target(repo, target)
         for change in changes:
-            if change == "always changed":  # the propose stage: it writes nothing
+            if change == "always changed":  # pins nothing (older projects' propose stage was one)
                 continue
             if isinstance(change, str):
                 problems.append(f"{target}: {change}")
@@ -132,11 +139,9 @@ def missing_in_remote(repo, commit: str, bundle_path: str, remote: str | None = 
     Empty list: every object the version needs is in the remote. Raises RegistryError when
     no remote is configured or the remote is unreachable.
     """
-    from dvc.repo import Repo  # lazy
-
     bundle_path = norm_path(bundle_path)
     dir_md5 = lock_md5s(str(repo), bundle_path, rev=commit)["md5"][bundle_path]
-    with Repo(str(repo)) as dvc_repo:
+    with open_dvc_repo(repo) as dvc_repo:
         try:
             odb = dvc_repo.cloud.get_remote_odb(remote, "verify")
         except Exception as exc:  # NoRemoteError, RemoteConfigError, unknown name
@@ -159,3 +164,25 @@ def missing_in_remote(repo, commit: str, bundle_path: str, remote: str | None = 
             raise
         except Exception as exc:  # network, credentials
             raise RegistryError(f"cannot reach the DVC remote: {str(exc).splitlines()[0]}") from exc
+
+
+def push_revisions(repo, commits: list[str], remote: str | None) -> int:
+    """``dvc push`` of the outputs at ``commits`` (not the workspace): how many objects went.
+    RegistryError with DVC's first line on failure (network, credentials, missing cache)."""
+    import logging
+
+    loggers = [logging.getLogger(name) for name in ("dvc", "dvc_data", "dvc_objects")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:  # the caller's one-line report follows, not DVC's multi-line warnings
+        lg.setLevel(logging.CRITICAL)
+    try:
+        with open_dvc_repo(repo) as dvc_repo:
+            return dvc_repo.push(revs=commits, remote=remote, workspace=False) or 0
+    except RegistryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - network, credentials, missing cache: one line
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        raise RegistryError(lines[0] if lines else type(exc).__name__) from None
+    finally:
+        for lg, lvl in zip(loggers, levels):
+            lg.setLevel(lvl)

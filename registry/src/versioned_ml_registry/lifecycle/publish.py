@@ -31,7 +31,6 @@ from ..tags.remote import (
     LEASES,
     RemoteRefs,
     fetch_tags,
-    first_line,
     local_tag_objects,
     push_atomically,
     remote_refs,
@@ -77,26 +76,14 @@ def push_artifacts(toplevel: str, versions: List[VersionInfo], dvc_remote: Optio
     lines = []
     if todo:
         commits = sorted({v.commit for v in versions if v.tag in todo})
-        import logging
-
-        from dvc.repo import (
-            Repo as DvcRepo,  # lazy: DVC only when something must be pushed
-        )
-
-        loggers = [logging.getLogger(name) for name in ("dvc", "dvc_data", "dvc_objects")]
-        levels = [lg.level for lg in loggers]
-        for lg in loggers:  # our own one-line report follows, not DVC's multi-line warnings
-            lg.setLevel(logging.CRITICAL)
         try:
-            with DvcRepo(toplevel) as dvc_repo:
-                pushed = dvc_repo.push(revs=commits, remote=dvc_remote, workspace=False)
-        except Exception as exc:  # noqa: BLE001 - network, credentials, missing cache: one line
+            from ..dvc.store import push_revisions  # imports DVC
+
+            pushed = push_revisions(toplevel, commits, dvc_remote)
+        except RegistryError as exc:
             still = _still_missing(toplevel, versions, dvc_remote, todo)
-            raise RegistryError(f"cannot push the artifacts of {', '.join(still)} to {where}: "
-                                f"{first_line(str(exc), type(exc).__name__)}; no tag published") from None
-        finally:
-            for lg, lvl in zip(loggers, levels):
-                lg.setLevel(lvl)
+            raise RegistryError(f"cannot push the artifacts of {', '.join(still)} to {where}: {exc}; "
+                                "no tag published") from None
         lines.append(f"pushed {pushed or 0} DVC object(s) of {', '.join(sorted(todo))} to {where}")
     after = missing_artifacts(toplevel, versions, dvc_remote) if todo else {}
     if after:

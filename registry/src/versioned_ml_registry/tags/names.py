@@ -9,7 +9,6 @@ Unassign tags (``<family>#<stage>!#<N>``) are never written and are skipped when
 
 from __future__ import annotations
 
-import os
 import re
 from collections import namedtuple
 from functools import cmp_to_key, lru_cache
@@ -154,30 +153,6 @@ def gto_form(name: str) -> tuple[str, str] | None:
         if match:
             return match.group(1), what
     return None
-
-
-def load_stages(toplevel: str | None) -> tuple:
-    """Stages from the repo's ``.gto`` (``stages: [..]``), else the default list."""
-    if toplevel:
-        path = os.path.join(toplevel, ".gto")
-        if os.path.isfile(path):
-            import yaml
-
-            try:
-                with open(path, encoding="utf-8") as fh:
-                    data = yaml.safe_load(fh) or {}
-            except (OSError, yaml.YAMLError) as exc:
-                raise RegistryError(f"cannot read {path}: {exc}") from None
-            stages = data.get("stages") if isinstance(data, dict) else None
-            if stages:
-                stages = tuple(str(s) for s in stages)
-                missing = [s for s in DEFAULT_STAGES if s not in stages]
-                if missing:
-                    raise RegistryError(
-                        f".gto lacks the stages the registry needs: {', '.join(missing)}"
-                    )
-                return stages
-    return DEFAULT_STAGES
 
 
 def validate_stage(stage: str, stages=DEFAULT_STAGES) -> Stage:

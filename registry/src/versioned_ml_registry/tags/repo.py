@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 from ..errors import RegistryError
 from ..rules.stages import Stage
+from . import gto_config
 from . import refs as gitrefs
 from .names import (
     DEFAULT_STAGES,
@@ -46,6 +47,8 @@ class Repo:
         self._families: dict[str, FamilyState] = {}
         self._records: dict[str, list[TagRecord]] = {}
         self.notes: list[str] = []  # what recovering from an interrupted command did
+        gto_config.check(self.toplevel, self.git_dir)
+        self._recover_every_family()
 
     def reload(self) -> "Repo":
         self._families.clear()
@@ -70,6 +73,17 @@ class Repo:
         if note:
             self.notes.append(note)
 
+    def _recover_every_family(self) -> None:
+        """Any registry command, whichever family it is about, finishes what a killed command
+        left, so git's ref locks never outlive the next command."""
+        try:
+            names = os.listdir(os.path.join(self.git_dir, "model-registry"))
+        except OSError:
+            return
+        for name in sorted(names):
+            if name.endswith(".journal"):
+                self._recover(name.removesuffix(".journal"), strict=False)
+
     # ---- reading --------------------------------------------------------------------
     def family_state(self, name: str) -> FamilyState:
         """The family's state (empty when it has no tags yet)."""
@@ -83,11 +97,15 @@ class Repo:
     def family(self, name: str, write: bool = False) -> FamilyState:
         """The family's state; RegistryError when it has no tags, holds tags in GTO forms the
         registry does not read, or (``write``) has any inconsistent tag."""
-        fam = self.family_state(name)
+        fam = self.require_known(self.family_state(name))
+        self.require_consistent(fam, write)
+        return fam
+
+    def require_known(self, fam: FamilyState) -> FamilyState:
+        """``fam``, unless no tag names it: then RegistryError naming the families there are."""
         if not fam.versions and not fam.events and not fam.foreign:
             known = ", ".join(sorted(self.family_names())) or "none"
-            raise RegistryError(f"unknown family {name!r} (known: {known})")
-        self.require_consistent(fam, write)
+            raise RegistryError(f"unknown family {fam.name!r} (known: {known})")
         return fam
 
     @staticmethod
