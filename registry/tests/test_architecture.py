@@ -52,7 +52,9 @@ def imports(module: str):
             target = resolve(module, node)
             names = [alias.name for alias in node.names]
             submodules = [f"{target}.{name}" for name in names if f"{target}.{name}" in MODULES]
-            yield target, [name for name in names if f"{target}.{name}" not in MODULES]
+            attributes = [name for name in names if f"{target}.{name}" not in MODULES]
+            if attributes or not submodules:
+                yield target, attributes
             for sub in submodules:
                 yield sub, []
 

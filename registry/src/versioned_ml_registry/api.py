@@ -9,7 +9,7 @@ same gates as the command line.
 
 from __future__ import annotations
 
-from .errors import missing_extra
+from .errors import RegistryError, missing_extra
 from .result import Result
 from .rules.stages import Stage
 from .tags.repo import Repo
@@ -108,6 +108,18 @@ def load_model(family: str, stage: str | None = "production", version: str | Non
     from .bundle.loading import load_released
 
     return load_released(open_repo(repo), family, stage, version)
+
+
+def untrusted_types(path: str) -> list[str]:
+    """The skops types in a model file or folder that loading would refuse: what a project
+    reviews before listing them under a family's ``trusted_types``."""
+    from pathlib import Path
+
+    from .bundle.contract import untrusted_types as find
+
+    if not Path(path).exists():
+        raise RegistryError(f"no model file or folder at {path}")
+    return find(path)
 
 
 def propose(repo: RepoLike = None, family: str = None):

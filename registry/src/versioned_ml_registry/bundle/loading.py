@@ -7,8 +7,9 @@ first, then the remote; never the working tree's files) and checks, before loadi
 2. the ``.dir`` manifest DVC serves for it hashes to that md5 (recomputed from its entries);
 3. the bytes of every bundle file hash to the md5s the manifest lists.
 
-Only then is model.skops loaded, through the bundle contract's reviewed skops types.
-Classification and regression bundles load alike.
+Only then is the model loaded, through its flavor (:mod:`.flavors`), trusting the registry's
+reviewed skops types and exactly the types the version's tag lists (never the bundle's own
+flavor.json). Classification and regression bundles load alike.
 """
 
 from __future__ import annotations
@@ -17,13 +18,17 @@ from ..dvc.files import artifact_path_at, lock_md5s, norm_path
 from ..dvc.store import dvc_dir_listing, manifest_md5, open_dvc_fs, read_dvc_file
 from ..errors import RegistryError
 from .contract import (
+    CARD_FILE,
     FINGERPRINT_FILE,
-    MODEL_FILE,
     SIGNATURE_FILE,
+    flavor_meta,
+    has_probabilities,
     json_object,
-    load_model_bytes,
+    labels_of,
+    load_model_blobs,
     md5_bytes,
     predict,
+    predict_proba,
     task_of,
     validate_signature,
 )
@@ -34,7 +39,7 @@ class Predictor:
     (regression) per raw record, through the version's own fitted pipeline."""
 
     def __init__(self, family: str, version: str, model, signature: dict, fingerprint: dict,
-                 commit: str | None = None, md5: str | None = None):
+                 commit: str | None = None, md5: str | None = None, flavor: str | None = None):
         self.family = family
         self.version = version
         self.model = model
@@ -43,6 +48,8 @@ class Predictor:
         self.task = task_of(signature)
         self.commit = commit
         self.md5 = md5
+        self.flavor = flavor
+        self.has_probabilities = self.task == "classification" and has_probabilities(model)
 
     def __repr__(self) -> str:
         return f"Predictor({self.family}@{self.version}, {self.task})"
@@ -51,6 +58,16 @@ class Predictor:
         if isinstance(records, dict):
             records = [records]
         return predict(self.model, self.signature, list(records))
+
+    def predict_proba(self, records) -> list[list[float]]:
+        """Class probabilities, one row per record, columns in :attr:`labels` order."""
+        if isinstance(records, dict):
+            records = [records]
+        return predict_proba(self.model, self.signature, list(records))
+
+    @property
+    def labels(self) -> list[str]:
+        return labels_of(self.signature)
 
     def matches_fingerprint(self) -> bool:
         """Whether this version's predictions on its probe set equal the recorded ones."""
@@ -72,9 +89,12 @@ def _verified_files(repo: str, label: str, commit: str, bundle_path: str, record
             raise RegistryError(f"{label}: the .dir manifest of {bundle_path} does not hash "
                                 f"to {recorded_md5}; the DVC cache or remote is corrupt")
         blobs = {}
-        for name in (MODEL_FILE, SIGNATURE_FILE, FINGERPRINT_FILE):
+        for name in (SIGNATURE_FILE, FINGERPRINT_FILE):
             if name not in files:
                 raise RegistryError(f"{label}: bundle {bundle_path} has no {name}")
+        for name in sorted(files):
+            if name == CARD_FILE:
+                continue
             data = read_dvc_file(fs, f"{bundle_path}/{name}")
             if md5_bytes(data) != files[name]:
                 raise RegistryError(f"{label}: {bundle_path}/{name} has md5 {md5_bytes(data)}, the .dir "
@@ -86,14 +106,23 @@ def _verified_files(repo: str, label: str, commit: str, bundle_path: str, record
 
 
 def load_version(repo, family: str, version: str, commit: str, bundle_path: str,
-                 recorded_md5: str) -> Predictor:
-    """The bundle of ``family`` ``version`` at ``commit``, verified against ``recorded_md5``."""
+                 recorded_md5: str, trusted_types=()) -> Predictor:
+    """The bundle of ``family`` ``version`` at ``commit``, verified against ``recorded_md5``;
+    ``trusted_types``: the reviewed skops types its version tag lists."""
     label = f"{family} {version}"
     blobs = _verified_files(str(repo), label, commit, norm_path(bundle_path), recorded_md5)
     signature = validate_signature(json_object(blobs[SIGNATURE_FILE], f"{label}: {SIGNATURE_FILE}"), f"{label}: {SIGNATURE_FILE}")
     fingerprint = json_object(blobs[FINGERPRINT_FILE], f"{label}: {FINGERPRINT_FILE}")
-    model = load_model_bytes(blobs[MODEL_FILE], f"{label}: {MODEL_FILE}")
-    return Predictor(family, version, model, signature, fingerprint, commit=commit, md5=recorded_md5)
+    model = load_model_blobs(blobs, f"{label}: {bundle_path}", trusted_types, signature)
+    flavor = flavor_meta(blobs, label)["flavor"]
+    return Predictor(family, version, model, signature, fingerprint, commit=commit, md5=recorded_md5, flavor=flavor)
+
+
+def recorded_trust(info) -> list[str]:
+    """The skops types beyond the registry's list that a version's tag says were reviewed."""
+    flavor = info.meta.get("flavor")
+    types = flavor.get("trusted_types") if isinstance(flavor, dict) else None
+    return [str(name) for name in types] if isinstance(types, list) else []
 
 
 def recorded_bundle(toplevel: str, info) -> tuple:
@@ -121,7 +150,7 @@ def load_released(repo, family: str, stage: str | None = "production",
             raise RegistryError(f"no version of {family} holds {stage}")
     info = repo.version(fam, version)
     path, recorded = recorded_bundle(repo.toplevel, info)
-    return load_version(repo.toplevel, family, info.vstring, info.commit, path, recorded)
+    return load_version(repo.toplevel, family, info.vstring, info.commit, path, recorded, recorded_trust(info))
 
 
 def load_for_serving(repo, family: str, version: str) -> Predictor:

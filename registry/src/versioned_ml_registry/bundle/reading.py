@@ -9,7 +9,14 @@ from pathlib import Path
 from ..dvc.files import norm_path
 from ..dvc.store import dvc_dir_listing, open_dvc_fs, read_dvc_file
 from ..errors import RegistryError
-from .contract import FILES, JSON_FILES, MODEL_FILE, json_object, md5_file
+from .contract import (
+    FLAVOR_FILE,
+    JSON_FILES,
+    flavor_meta,
+    json_object,
+    md5_bytes,
+    md5_file,
+)
 
 
 @dataclass
@@ -24,22 +31,27 @@ class Bundle:
     signature: dict
     fingerprint: dict
     card: dict
-    model_md5: str
+    model_md5: str  # of the model files: one file's md5, else an md5 over theirs
     files: dict[str, str] = field(default_factory=dict)
+    flavor: dict = field(default_factory=dict)  # flavor.json (a scikit-learn default for older bundles)
 
 
 def _bundle(path: str, files: dict[str, str], read, where: str) -> Bundle:
-    missing = [name for name in FILES if name not in files]
+    flavor = flavor_meta({FLAVOR_FILE: read(FLAVOR_FILE)} if FLAVOR_FILE in files else {}, where)
+    missing = [name for name in (*flavor["files"], *JSON_FILES) if name not in files]
     if missing:
         raise RegistryError(f"bundle {where} lacks {', '.join(missing)}; run `dvc repro`")
     parsed = {name: json_object(read(name), f"{where}/{name}") for name in JSON_FILES}
+    model_files = sorted(flavor["files"])
     return Bundle(
         path=path,
         signature=parsed["signature.json"],
         fingerprint=parsed["fingerprint.json"],
         card=parsed["card.json"],
-        model_md5=files[MODEL_FILE],
+        model_md5=files[model_files[0]] if len(model_files) == 1 else
+        md5_bytes(" ".join(f"{name}:{files[name]}" for name in model_files).encode()),
         files=dict(sorted(files.items())),
+        flavor=flavor,
     )
 
 
@@ -59,7 +71,7 @@ def read_bundle_from_workspace(repo, bundle_path: str) -> Bundle:
 def read_bundle_at(repo, rev: str, bundle_path: str) -> Bundle:
     """The bundle recorded at ``rev``, read through DVC (cache first, then the remote).
 
-    The JSON files are fetched; model.skops is known by the md5 of the ``.dir`` manifest,
+    The JSON files are fetched; the model files are known by the md5s of the ``.dir`` manifest,
     so comparing two bundles does not download the model.
     """
     bundle_path = norm_path(bundle_path)

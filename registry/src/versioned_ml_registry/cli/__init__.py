@@ -26,7 +26,7 @@ WHERE = {
     "drill": "writes", "abort-canary": "writes", "deprecate": "writes", "archive": "writes",
     "show": "reads", "history": "reads", "resolve": "reads", "diff": "reads",
     "changelog": "reads", "report": "reads", "verify": "reads", "push": "writes",
-    "serve": "serving", "decisions": "serving",
+    "serve": "serving", "decisions": "serving", "untrusted-types": "models",
 }
 
 

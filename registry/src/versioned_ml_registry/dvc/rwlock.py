@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from pathlib import Path
 
+from .. import processes
 from ..errors import RegistryError
 
 log = logging.getLogger(__name__)
@@ -27,16 +27,6 @@ def _readable(text: str) -> bool:
         json.loads(text)
     except ValueError:
         return False
-    return True
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
 
 
@@ -60,7 +50,7 @@ def heal(repo) -> None:
     try:
         if _readable(path.read_text(encoding="utf-8", errors="replace")):
             return  # rewritten whole meanwhile
-        living = sorted({int(pid) for pid in PIDS.findall(text) if _alive(int(pid))})
+        living = sorted({int(pid) for pid in PIDS.findall(text) if processes.alive(int(pid))})
         if living:
             raise RegistryError(f"{path} is corrupted and names running process(es) "
                                 f"{', '.join(map(str, living))}: {fix}")

@@ -3,7 +3,8 @@
 ``propose`` compares the bundle in the working tree with the family's highest released
 version (read at its commit through DVC), lets Conventional Commits since that version raise
 (never lower) the bump, gathers the provenance that goes into the version tag, and checks
-the candidate gates. ``format_report`` is what ``dvc repro`` prints as its last stage.
+the candidate gates. ``format_report`` is what ``model-registry propose`` prints, and so
+what ``dvc repro`` prints when a family's propose stage runs (its bundle or settings changed).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def propose(repo, family: str, released=None) -> Proposal:
     proposal.released = _version_text(released)
     old = read_bundle_at(repo, released.commit, bundle_path)
     evidence_bump, reasons = compare(old, new, settings.agreement_threshold, settings.metric_tolerance,
-                                     settings.prediction_tolerance)
+                                     settings.prediction_tolerance, settings.probability_tolerance)
     proposal.evidence_bump = evidence_bump.label
     if evidence_bump is Bump.NONE:
         proposal.identical_to = _version_text(released)
@@ -107,6 +108,7 @@ def _provenance(repo: str, bundle_path: str, bundle, params: dict) -> dict:
         "metrics": card.get("metrics") or {},
         "requirements": card.get("requirements") or {},
         "signature": bundle.signature,
+        "flavor": {key: bundle.flavor[key] for key in ("flavor", "estimator", "trusted_types") if key in bundle.flavor},
     }
 
 
@@ -144,7 +146,7 @@ def diff_versions(toplevel: str, fam, before, after) -> dict:
     bump, reasons = compare(read_bundle_at(toplevel, before.commit, before.bundle_path),
                             read_bundle_at(toplevel, after.commit, after.bundle_path),
                             settings.agreement_threshold, settings.metric_tolerance,
-                            settings.prediction_tolerance)
+                            settings.prediction_tolerance, settings.probability_tolerance)
     return {"family": fam.name, "old": before.vstring, "new": after.vstring, "bump": bump.label,
             "reasons": reasons,
             "params": _changed(_flat(before.meta.get("params")), _flat(after.meta.get("params"))),

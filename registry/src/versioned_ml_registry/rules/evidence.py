@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 
-from ..bundle.contract import FILES
+from ..bundle.contract import FLAVOR_FILE, JSON_FILES, MODEL_FILE
 from .bump import Bump
 from .signature import changes as signature_changes
 
@@ -35,25 +35,42 @@ def _agree(before, after, relative_tolerance: float) -> bool:
     return before == after
 
 
-def probe_agreement(old: dict, new: dict, relative_tolerance: float = 1e-6) -> tuple[float | None, int]:
+def _probabilities_agree(before, after, tolerance: float) -> bool:
+    """Class probabilities agree when none moved by more than ``tolerance``; a record whose
+    probabilities only one fingerprint has agrees on its label alone."""
+    if not isinstance(before, list) or not isinstance(after, list) or len(before) != len(after):
+        return True
+    try:
+        return all(abs(float(a) - float(b)) <= tolerance + _EPSILON for a, b in zip(before, after))
+    except (TypeError, ValueError):
+        return False
+
+
+def probe_agreement(old: dict, new: dict, relative_tolerance: float = 1e-6,
+                    probability_tolerance: float = 0.1) -> tuple[float | None, int]:
     """(share of agreeing predictions, records compared) on the probe records both share.
 
-    Records are matched by content, so a reordered or extended probe set still compares; a
-    record present twice keeps its first prediction. ``(None, 0)`` when nothing is common.
+    A record agrees when its prediction agrees and, where both fingerprints hold class
+    probabilities, no probability moved by more than ``probability_tolerance``. Records are
+    matched by content, so a reordered or extended probe set still compares; a record present
+    twice keeps its first prediction. ``(None, 0)`` when nothing is common.
     """
     def table(fingerprint: dict) -> dict:
-        rows: dict[str, object] = {}
+        rows: dict[str, tuple] = {}
         probe = fingerprint.get("probe") or []
         predictions = fingerprint.get("predictions") or []
-        for record, prediction in zip(probe, predictions):
-            rows.setdefault(_record_key(record), prediction)
+        probabilities = fingerprint.get("probabilities") or [None] * len(predictions)
+        for record, prediction, probs in zip(probe, predictions, probabilities):
+            rows.setdefault(_record_key(record), (prediction, probs))
         return rows
 
     before, after = table(old), table(new)
     common = [key for key in before if key in after]
     if not common:
         return None, 0
-    agree = sum(1 for key in common if _agree(before[key], after[key], relative_tolerance))
+    agree = sum(1 for key in common
+                if _agree(before[key][0], after[key][0], relative_tolerance)
+                and _probabilities_agree(before[key][1], after[key][1], probability_tolerance))
     return agree / len(common), len(common)
 
 
@@ -84,13 +101,16 @@ def tolerance_for(metric_tolerance, name: str) -> float:
 
 
 def compare(old, new, agreement_threshold: float = 0.99,
-            metric_tolerance=0.01, relative_tolerance: float = 1e-6) -> tuple[Bump, list[str]]:
+            metric_tolerance=0.01, relative_tolerance: float = 1e-6,
+            probability_tolerance: float = 0.1) -> tuple[Bump, list[str]]:
     """The bump from bundle ``old`` (released) to bundle ``new``, and the reasons for it.
 
     ``old`` and ``new`` are ``bundles.Bundle`` objects (anything with ``signature``,
     ``fingerprint``, ``card``, ``model_md5`` and ``files``). ``agreement_threshold`` is a
     fraction (0.99); ``metric_tolerance`` an absolute difference (one for all metrics, or per
-    metric: see ``tolerance_for``); regression predictions agree within ``relative_tolerance``. Returns ``(Bump.NONE, [])`` when the bundles are identical.
+    metric: see ``tolerance_for``); regression predictions agree within ``relative_tolerance``,
+    class probabilities within ``probability_tolerance``. Returns ``(Bump.NONE, [])`` when the
+    bundles are identical.
     """
     major, minor, patch = [], [], []
 
@@ -101,7 +121,8 @@ def compare(old, new, agreement_threshold: float = 0.99,
         patch.append("signature.json rewritten, same interface")
 
     # Behaviour: the predictions on the probe set.
-    agreement, compared = probe_agreement(old.fingerprint or {}, new.fingerprint or {}, relative_tolerance)
+    agreement, compared = probe_agreement(old.fingerprint or {}, new.fingerprint or {}, relative_tolerance,
+                                          probability_tolerance)
     old_probe = len((old.fingerprint or {}).get("probe") or [])
     new_probe = len((new.fingerprint or {}).get("probe") or [])
     if agreement is None:
@@ -152,8 +173,15 @@ def compare(old, new, agreement_threshold: float = 0.99,
     if changed:
         patch.append("card changed: " + ", ".join(changed))
 
+    # The model's flavor and files.
+    old_flavor, new_flavor = getattr(old, "flavor", None) or {}, getattr(new, "flavor", None) or {}
+    for key, what in (("flavor", "flavor"), ("estimator", "estimator"), ("trusted_types", "reviewed skops types")):
+        if old_flavor.get(key) != new_flavor.get(key) and (old_flavor or new_flavor):
+            patch.append(f"{what} {_shown(old_flavor.get(key))} → {_shown(new_flavor.get(key))}")
+
     # Any other file of the bundle.
-    known = set(FILES)
+    known = {*JSON_FILES, FLAVOR_FILE, *(old_flavor.get("files") or [MODEL_FILE]),
+             *(new_flavor.get("files") or [MODEL_FILE])}
     old_files, new_files = old.files or {}, new.files or {}
     for name in sorted((set(old_files) | set(new_files)) - known):
         if name not in old_files:
@@ -165,6 +193,12 @@ def compare(old, new, agreement_threshold: float = 0.99,
 
     bump = Bump.MAJOR if major else Bump.MINOR if minor else Bump.PATCH if patch else Bump.NONE
     return bump, major + minor + patch
+
+
+def _shown(value) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return str(value) if value is not None else "none"
 
 
 def _requirements_diff(old: dict, new: dict) -> str:

@@ -23,7 +23,7 @@ NAME_LIMIT = 255 - len(".lock") - len("@v" + ".".join(["9" * 10] * 3))
 
 def family_problem(name) -> str | None:
     """Why ``name`` cannot be a family name, in one line, or None when it can."""
-    if not isinstance(name, str) or not FAMILY_RE.match(name):
+    if not isinstance(name, str) or not FAMILY_RE.fullmatch(name):
         return (f"invalid family name {name!r}: use lowercase letters, digits, '-' and '_', starting "
                 "and ending with a letter or digit (no '@', '#', '!', ':', '/', '.', spaces or uppercase)")
     if YAML_SCALAR.fullmatch(name):

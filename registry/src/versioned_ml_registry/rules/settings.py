@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-
 from ..dvc.files import read_params
 from ..errors import RegistryError
 
 DEFAULT_AGREEMENT = 0.99
 DEFAULT_TOLERANCE = 0.01
 DEFAULT_PREDICTION_TOLERANCE = 0.01  # regression: relative difference of a probe prediction
+DEFAULT_PROBABILITY_TOLERANCE = 0.1  # classification: how far a probe record's class probability may move
 
 
 @dataclass
@@ -23,6 +23,7 @@ class Settings:
     agreement_threshold: float = DEFAULT_AGREEMENT
     metric_tolerance: object = DEFAULT_TOLERANCE  # a number, or {metric: number, default: number}
     prediction_tolerance: float = DEFAULT_PREDICTION_TOLERANCE
+    probability_tolerance: float = DEFAULT_PROBABILITY_TOLERANCE
     gates: dict = field(default_factory=dict)  # stage -> {metric: spec}
     params: dict = field(default_factory=dict)  # the whole composed params.yaml
 
@@ -47,8 +48,10 @@ def load_settings(toplevel: str, family: str, rev: Optional[str] = None) -> Sett
         tolerance = ({str(k): float(v) for k, v in tolerance.items()} if isinstance(tolerance, dict)
                      else float(tolerance))
         prediction = float(registry.get("prediction_tolerance", DEFAULT_PREDICTION_TOLERANCE))
+        probability = float(registry.get("probability_tolerance", DEFAULT_PROBABILITY_TOLERANCE))
     except (TypeError, ValueError, AttributeError) as exc:
         raise RegistryError(f"params.yaml: registry thresholds must be numbers ({exc})") from None
     if agreement > 1:  # written as a percentage (99) rather than a fraction (0.99)
         agreement /= 100
-    return Settings(agreement, tolerance, prediction, _mapping(registry.get("gates"), "registry.gates"), params)
+    return Settings(agreement, tolerance, prediction, probability,
+                    _mapping(registry.get("gates"), "registry.gates"), params)

@@ -71,6 +71,11 @@ def changes(old: dict, new: dict) -> tuple[list[str], list[str]]:
         lost = sorted(set(labels_before or []) - set(labels_after or []), key=str)
         if gained or lost:
             breaking.append("labels changed: " + " ".join([f"+{x}" for x in gained] + [f"-{x}" for x in lost]))
+    had, has = out_before.get("probabilities"), out_after.get("probabilities")
+    if had is True and has is False:
+        breaking.append("class probabilities no longer available")
+    elif has is True and had is not True:
+        compatible.append("class probabilities available")
     return breaking, compatible
 
 

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import List, Optional, Tuple
 
+from .. import processes
 from ..errors import RegistryError
 from . import refs as gitrefs
 
@@ -42,12 +43,9 @@ def process_start(pid: int) -> Optional[str]:
 
 
 def alive(pid: int, started: Optional[str]) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    """Whether the process ``pid`` that started at ``started`` still runs (not a reused pid)."""
+    if not processes.alive(pid):
         return False
-    except PermissionError:
-        return True
     now = process_start(pid)
     return now is None or started is None or now == started
 
