@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from contextlib import closing
 import sqlite3
+from contextlib import closing
 from typing import Dict, List, Optional
 
 from ..errors import RegistryError

@@ -19,8 +19,8 @@ from typing import Dict, List, Optional
 from ..errors import RegistryError
 from ..tags.remote import fetch_tags
 from ..tags.repo import Repo
-from .settings import FOLLOW_MODES
 from .router import FamilyRouter, Holders, one_line
+from .settings import FOLLOW_MODES
 
 log = logging.getLogger("model_registry.serve")
 

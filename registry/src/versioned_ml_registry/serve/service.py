@@ -11,11 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict
 
+from ..bundle.loading import load_for_serving
 from ..ledger.store import LedgerWriter
+from ..tags.repo import Repo
 from .follower import Follower
 from .metrics import Metrics
-from ..bundle.loading import load_for_serving
-from ..tags.repo import Repo
 from .router import FamilyRouter
 from .settings import DEFAULT_LEDGER, ServeSettings
 from .shadow import ShadowRunner

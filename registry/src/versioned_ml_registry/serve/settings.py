@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-
 from ..dvc.files import read_params
 from ..errors import RegistryError
 from .validation import Limits

@@ -10,8 +10,8 @@ patterns, so its cost does not grow with other families' tags. Only ``all_famili
 from __future__ import annotations
 
 import os
-from collections import namedtuple
 import time as _time
+from collections import namedtuple
 from collections.abc import Callable, Sequence
 
 from ..errors import RegistryError
