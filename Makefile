@@ -5,9 +5,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
-$(BIN)/.installed: requirements.txt registry/pyproject.toml
+$(BIN)/.installed: requirements.txt registry/pyproject.toml testkit/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
@@ -25,6 +25,9 @@ browser: ## Debian's chromium for the report's browser tests, when missing (apt-
 test: venv browser ## run the test suite: the registry's own tests, then bake-and-run (real cookiecutter, git, DVC, S3 server)
 	$(BIN)/python -m pytest registry/tests tests
 
+test-fast: venv ## the quick loop (a few minutes): every test not marked slow (pytest.ini lists the markers)
+	$(BIN)/python -m pytest -m "not slow" registry/tests tests
+
 bench: venv ## run the benchmarks (tables on stdout): tag commands vs GTO and DVC, pipeline times
 	$(BIN)/python benchmarks/tag_ops.py
 	$(BIN)/python benchmarks/serving.py
@@ -36,4 +39,4 @@ lint: venv ## ruff on the tests, the benchmarks and a freshly baked project
 clean: ## remove .venv and caches
 	rm -rf $(VENV) .cache .pytest_cache
 
-.PHONY: help venv browser demo test bench lint clean
+.PHONY: help venv browser demo test test-fast bench lint clean

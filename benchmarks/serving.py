@@ -2,7 +2,7 @@
 """Serving: `model-registry serve` next to a bare baseline, and how fast it follows the tags.
 
 One run builds a real registry (git + DVC, released bundles; the helpers of
-registry/tests/serving_support.py) and prints one table:
+vml_testkit.serving, the test toolkit) and prints one table:
 
 * throughput, p50 and p99 latency at 1, 8 and 32 concurrent clients over 127.0.0.1, one
   record per request (both servers up at once, measured in turns at each level), for `model-registry serve` (validation, routing, ledger, metrics) and a
@@ -30,9 +30,6 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "registry" / "tests"))
 
 FAMILY = "cultivar"
 LEVELS = (1, 8, 32)
@@ -67,7 +64,8 @@ def baseline(root: str, port: int) -> None:
 # ---- clients -----------------------------------------------------------------------------
 
 def start(command: list, log: Path, port: int):
-    from serving_support import Client, poll
+    from vml_testkit.net import poll
+    from vml_testkit.serving import Client
 
     with open(log, "wb") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
@@ -85,7 +83,7 @@ def start(command: list, log: Path, port: int):
 
 def load(port: int, clients: int, requests: int, records: list) -> dict:
     """``requests`` spread over ``clients`` threads: req/s, p50 and p99 in ms."""
-    from serving_support import Client
+    from vml_testkit.serving import Client
 
     latencies, failures = [], []
     per_client = requests // clients
@@ -115,7 +113,7 @@ def load(port: int, clients: int, requests: int, records: list) -> dict:
 
 def switch_time(port: int, root: Path, change, expected: str, reload: bool, records: list) -> float:
     """Seconds from the tags being written by ``change()`` to the first answer from ``expected``."""
-    from serving_support import Client
+    from vml_testkit.serving import Client
 
     change()
     written = time.perf_counter()
@@ -163,7 +161,9 @@ def main() -> None:
         os.environ.update(HOME=str(work), GIT_CONFIG_NOSYSTEM="1", DVC_NO_ANALYTICS="1",
                           GIT_AUTHOR_NAME="Bench", GIT_AUTHOR_EMAIL="bench@example.com",
                           GIT_COMMITTER_NAME="Bench", GIT_COMMITTER_EMAIL="bench@example.com")
-        from serving_support import build_registry, clone, free_port, probe
+        from vml_testkit.evidence import copy_registry
+        from vml_testkit.net import free_port
+        from vml_testkit.serving import build_registry, probe
 
         base = work / "base"
         base.mkdir()
@@ -172,7 +172,7 @@ def main() -> None:
         rows, procs, ports = {"baseline": {}, "ours": {}}, [], {}
         try:
             for name in rows:  # both up at once, measured in turns: drift in the machine's load hits both
-                root = clone(base, work / f"{name}-copy")
+                root = copy_registry(base, work / f"{name}-copy")
                 ports[name] = free_port()
                 command = ([sys.executable, __file__, "--baseline", str(root), str(ports[name])]
                            if name == "baseline" else ours(root, ports[name], 1.0, work))
@@ -188,7 +188,7 @@ def main() -> None:
 
         switched = {}
         for mode, interval, reload in (("polling every 1 s", 1.0, False), ("POST /v1/reload", 3600.0, True)):
-            root = clone(base, work / f"switch-{interval}")
+            root = copy_registry(base, work / f"switch-{interval}")
             port = free_port()
             proc = start(ours(root, port, interval, work), work / f"switch-{interval}.log", port)
             try:

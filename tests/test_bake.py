@@ -5,9 +5,14 @@ import os
 import re
 import subprocess
 
+import pytest
 import yaml
 
-from baking import TEMPLATE, bake, git, run
+from vml_testkit.bake import bake
+from vml_testkit.git import git, run
+from vml_testkit.paths import TEMPLATE
+
+pytestmark = pytest.mark.slow
 
 JINJA_LEFTOVERS = re.compile(r"\{\{|\{%|%\}")
 GITHUB_EXPRESSION = re.compile(r"\$\{\{.*?\}\}")  # `${{ secrets.X }}` in workflows is GitHub's, not Jinja's
@@ -36,8 +41,8 @@ def tracked_files(project):
     return [project / name for name in git(project, "ls-files").splitlines()]
 
 
-def test_the_default_bake_is_one_clean_commit_with_dvc(tmp_path):
-    project = bake(tmp_path)
+def test_the_default_bake_is_one_clean_commit_with_dvc(baked):
+    project = baked
     assert project.name == "wine-cultivar"
     assert git(project, "rev-parse", "--abbrev-ref", "HEAD") == "main"
     assert git(project, "rev-list", "--count", "HEAD") == "1"
@@ -67,11 +72,11 @@ def test_no_template_syntax_is_left_in_any_generated_file(tmp_path):
     assert yaml.safe_load((project / "dvc.yaml").read_text())["artifacts"]["grape-type"]["path"] == "models/grape-type"
 
 
-def test_the_local_remote_is_a_folder_beside_the_repo(tmp_path):
-    project = bake(tmp_path)
+def test_the_local_remote_is_a_folder_beside_the_repo(baked):
+    project = baked
     assert run(project, "dvc", "config", "core.remote").stdout.strip() == "local"
     url = run(project, "dvc", "config", "remote.local.url").stdout.strip()
-    assert url == str(tmp_path / "wine-cultivar-dvc-storage")
+    assert url == str(baked.parent / "wine-cultivar-dvc-storage")
 
 
 def test_an_s3_remote_keeps_endpoint_and_credentials_out_of_git(tmp_path):
@@ -102,8 +107,8 @@ def test_answers_are_recorded_for_template_updates(tmp_path):
         assert registry_requirement(project) == f"{REGISTRY} @ {(TEMPLATE / 'registry').as_uri()}"
 
 
-def test_the_gto_file_lists_the_lifecycle_stages(tmp_path):
-    project = bake(tmp_path)
+def test_the_gto_file_lists_the_lifecycle_stages(baked):
+    project = baked
     assert yaml.safe_load((project / ".gto").read_text())["stages"] == STAGES
 
 

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from baking import TEMPLATE
+from vml_testkit.paths import TEMPLATE
+
+pytestmark = pytest.mark.slow
 
 BIN = Path(sys.executable).parent
 REAL_PIP_CACHE = Path(pwd.getpwuid(os.getuid()).pw_dir) / ".cache" / "pip"

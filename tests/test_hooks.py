@@ -3,7 +3,7 @@
 import pytest
 from cookiecutter.exceptions import FailedHookException
 
-from baking import bake
+from vml_testkit.bake import bake
 
 GOOD_ANSWERS = {"project": "wine-cultivar", "package": "wine_cultivar"}
 BAD_ANSWERS = [
@@ -64,5 +64,6 @@ def test_an_s3_remote_needs_an_s3_url(tmp_path, capfd):
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_the_s3_url_is_not_checked_for_a_local_remote(tmp_path):
     assert (bake(tmp_path, s3_url="anything") / "dvc.yaml").exists()

@@ -20,7 +20,9 @@ import yaml
 from cookiecutter.exceptions import FailedHookException
 from jinja2 import TemplateSyntaxError
 
-from baking import bake, git, project_env, run
+from vml_testkit.bake import bake
+from vml_testkit.env import project_env
+from vml_testkit.git import git, run
 
 MARKER = "PWNED"
 PAYLOAD_DOUBLE = '"""; import pathlib; pathlib.Path("PWNED").touch(); """'
@@ -87,6 +89,7 @@ def python(project: Path, *args: str) -> subprocess.CompletedProcess:
     return done
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(LITERAL))
 def test_a_hostile_free_text_answer_bakes_literally_and_never_runs(tmp_path, monkeypatch, name):
     value, extra = LITERAL[name]
@@ -129,6 +132,7 @@ def test_a_hostile_free_text_answer_bakes_literally_and_never_runs(tmp_path, mon
     no_marker_anywhere(tmp_path)
 
 
+@pytest.mark.slow
 def test_the_longest_accepted_family_can_hold_its_longest_tags(tmp_path):
     """The family-length limit is exactly what git can tag: both longest tags fit."""
     family = "f" * FAMILY_LIMIT
@@ -179,7 +183,7 @@ def test_jinja_typed_at_the_prompt_is_refused_not_evaluated(tmp_path, capfd, mon
     out = tmp_path / "out"
     out.mkdir()
     from cookiecutter.main import cookiecutter as run_cookiecutter
-    from baking import TEMPLATE
+    from vml_testkit.paths import TEMPLATE
 
     with pytest.raises(FailedHookException):
         run_cookiecutter(str(TEMPLATE), no_input=False, output_dir=str(out))

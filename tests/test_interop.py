@@ -26,7 +26,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from baking import BIN, commit_all, copy_project, git, package_of, project_env, registry, run
+from vml_testkit.bake import copy_project, package_of
+from vml_testkit.env import project_env
+from vml_testkit.git import commit_all, git, run
+from vml_testkit.paths import BIN
+from vml_testkit.registry import registry
+
+pytestmark = pytest.mark.slow
 
 FAMILY = "cultivar"
 GTO = str(BIN / "gto")

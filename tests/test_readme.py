@@ -14,7 +14,13 @@ import json
 import re
 import subprocess
 
-from baking import copy_project, git, model_registry_on_path, registry
+import pytest
+
+from vml_testkit.bake import copy_project, model_registry_on_path
+from vml_testkit.git import git
+from vml_testkit.registry import registry
+
+pytestmark = pytest.mark.slow
 
 FAMILY = "cultivar"
 BLOCK = re.compile(r"^```bash\n(.*?)^```", re.MULTILINE | re.DOTALL)

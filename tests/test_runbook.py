@@ -22,7 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from baking import commit_all, copy_project, model_registry_on_path, registry, run, tag_yaml
+from vml_testkit.bake import copy_project, model_registry_on_path
+from vml_testkit.git import commit_all, run, tag_yaml
+from vml_testkit.registry import registry
+
+pytestmark = pytest.mark.slow
 
 FAMILY = "cultivar"
 BLOCK = re.compile(r"^```bash\n(.*?)^```", re.MULTILINE | re.DOTALL)

@@ -9,31 +9,28 @@ import urllib.request
 
 import pytest
 
-from baking import MODEL_REGISTRY, bake, git, project_env, run
-from s3server import free_port
+from vml_testkit.bake import copy_project
+from vml_testkit.env import project_env
+from vml_testkit.git import git, run
+from vml_testkit.net import free_port
+from vml_testkit.paths import MODEL_REGISTRY
+from vml_testkit.registry import promote_to_production, registry
+
+pytestmark = pytest.mark.slow
 
 FAMILY = "cultivar"
 
 
-def registry(project, *args, stdin=None, check=True):
-    done = subprocess.run([str(MODEL_REGISTRY), *args], cwd=project, env=project_env(project),
-                          input=stdin, capture_output=True, text=True)
-    if check and done.returncode != 0:
-        raise AssertionError(f"{args} exited {done.returncode}: {done.stderr}")
-    return done
-
-
 @pytest.fixture(scope="module")
-def released(tmp_path_factory):
+def released(reproduced, tmp_path_factory):
     """The default project with v0.1.0 released and promoted to production."""
-    project = bake(tmp_path_factory.mktemp("serve"))
-    run(project, "dvc", "repro")
+    base = tmp_path_factory.mktemp("serve")
+    project = copy_project(reproduced, base / "wine-cultivar", base / "storage")
     git(project, "add", "--all")
     git(project, "commit", "-qm", "feat: first model")
     registry(project, "release", FAMILY)
     run(project, "dvc", "push")  # production needs the artifacts in the DVC remote
-    registry(project, "promote", FAMILY, "v0.1.0", "staging", "--reason", "qa")
-    registry(project, "promote", FAMILY, "v0.1.0", "production", "--reason", "go")
+    promote_to_production(project, FAMILY, "v0.1.0")
     return project
 
 

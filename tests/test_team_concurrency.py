@@ -17,9 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from baking import MODEL_REGISTRY, git
-from team_support import (FAMILY, add_origin, bare_origin, clean_git_env, clone, copy_project, first_release,
-                          new_version, newest_stage_tag, origin_tags, registry, write_hook)
+from vml_testkit.bake import copy_project
+from vml_testkit.git import add_origin, bare_origin, clean_git_env, git, origin_tags, write_hook
+from vml_testkit.paths import MODEL_REGISTRY
+from vml_testkit.registry import registry
+from vml_testkit.team import FAMILY, first_release, new_version, newest_stage_tag, teammate
+
+pytestmark = [pytest.mark.races, pytest.mark.slow]
 
 PROMOTE = [str(MODEL_REGISTRY), "promote"]
 
@@ -47,8 +51,8 @@ def clones(team, tmp_path):
     origin_template, storage = team
     origin = tmp_path / "origin.git"
     shutil.copytree(origin_template, origin)
-    alice = clone(origin, tmp_path / "alice", "Alice", storage)
-    bob = clone(origin, tmp_path / "bob", "Bob", storage)
+    alice = teammate(origin, tmp_path / "alice", "Alice", storage)
+    bob = teammate(origin, tmp_path / "bob", "Bob", storage)
     return origin, alice, bob
 
 

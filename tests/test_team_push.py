@@ -11,10 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from baking import git, project_env, run
-from s3server import s3_environ, unreachable_endpoint
-from team_support import (FAMILY, add_origin, bare_origin, copy_project, first_release, new_version,
-                          origin_tags, registry, storage_objects, tag_body, write_hook)
+from vml_testkit.bake import copy_project
+from vml_testkit.env import project_env
+from vml_testkit.git import add_origin, bare_origin, git, origin_tags, run, tag_yaml, write_hook
+from vml_testkit.net import unreachable_endpoint
+from vml_testkit.registry import registry
+from vml_testkit.s3 import s3_environ
+from vml_testkit.team import FAMILY, first_release, new_version, storage_objects
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +46,7 @@ def local_registry_tags(project: Path) -> set[str]:
 
 def bundle_md5s(project: Path, tag: str) -> set[str]:
     """The `.dir` md5 and file md5s of a version's bundle (from its tag and the DVC cache)."""
-    dir_md5 = next(iter(tag_body(project, tag)["md5"].values()))
+    dir_md5 = next(iter(tag_yaml(project, tag)["md5"].values()))
     manifest = project / ".dvc" / "cache" / "files" / "md5" / dir_md5[:2] / dir_md5[2:]
     return {dir_md5} | {entry["md5"] for entry in json.loads(manifest.read_text())}
 

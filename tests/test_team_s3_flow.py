@@ -1,4 +1,4 @@
-"""The team flow on a real S3 server (moto_server on 127.0.0.1, tests/s3server.py):
+"""The team flow on a real S3 server (moto_server on 127.0.0.1, vml_testkit.s3):
 
 bake with `dvc_remote=s3` -> `dvc repro` -> commit -> release -> `model-registry push` to a bare
 git origin -> promote staging / production with `--push` -> a fresh `git clone` with an EMPTY
@@ -6,7 +6,7 @@ DVC cache gets the production bundle from S3 alone, through `load_model` and thr
 `dvc artifacts get --stage production`, byte for byte. Then `verify --remote`: all present
 (exit 0), and a version that was never pushed is reported (exit 1).
 
-The endpoint and credentials come only from the environment (s3server.s3_environ); the
+The endpoint and credentials come only from the environment (vml_testkit.s3.s3_environ); the
 committed `.dvc/config` names the bucket and nothing else.
 """
 
@@ -20,10 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from baking import bake, project_env, run
-from s3server import s3_server_fixture
-from team_support import (FAMILY, add_origin, bare_origin, clone, first_release, new_version, origin_tags,
-                          registry)
+from vml_testkit.bake import bake
+from vml_testkit.env import project_env
+from vml_testkit.git import add_origin, bare_origin, origin_tags, run
+from vml_testkit.registry import registry
+from vml_testkit.s3 import s3_server_fixture
+from vml_testkit.team import FAMILY, first_release, new_version, teammate
+
+pytestmark = [pytest.mark.s3, pytest.mark.slow]
 
 s3 = s3_server_fixture(scope="module", bucket="team-store")
 
@@ -92,7 +96,7 @@ def published(s3, tmp_path_factory, timings):
 
 def test_fresh_clone_serves_production_from_s3_alone(published, s3, tmp_path, timings):
     project, origin, _ = published
-    fresh, fresh_env = clone(origin, tmp_path / "fresh", "Carol")
+    fresh, fresh_env = teammate(origin, tmp_path / "fresh", "Carol")
     fresh_env = s3.environ(fresh_env)
     assert not (fresh / ".dvc" / "cache").exists(), "the clone must start with an empty DVC cache"
     assert not (fresh / "models" / FAMILY).exists()

@@ -4,7 +4,7 @@ Rendering uses the cookiecutter API with ``accept_hooks=False``: only the render
 read here (test_bake.py covers the hooks), and skipping git/dvc init keeps this module fast.
 
 Checks:
-- actionlint (tests/lint-requirements.txt, installed into .cache/lint-venv on first use);
+- actionlint (vml_testkit's lint-requirements.txt, installed into .cache/lint-venv on first use);
 - structure (yaml): triggers, the commands each workflow runs, secrets only for S3;
 - the deploy workflow's tag filters, evaluated with GitHub's filter-pattern rules
   (``github_filter_match`` below), match the real stage tags and nothing else (iterative/gto#354).
@@ -21,10 +21,8 @@ import pytest
 import yaml
 from cookiecutter.main import cookiecutter
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from s3server import ServerError, actionlint_executable  # noqa: E402
-
-TEMPLATE = Path(__file__).resolve().parents[1]
+from vml_testkit.paths import TEMPLATE
+from vml_testkit.venvs import ServerError, actionlint_executable
 WORKFLOWS = ("pr.yml", "release.yml", "deploy.yml")
 
 

@@ -12,22 +12,12 @@ import os
 import shutil
 import stat
 import tempfile
-from pathlib import Path
 
 import pytest
 
-from registry_support import run_cli
-
-from evidence_support import (
-    DVC,
-    Released,
-    init_repo,
-    lock_md5,
-    record,
-    run,
-    tag,
-    write_bundle,
-)
+from vml_testkit.evidence import DVC, Released, copy_registry, init_repo, lock_md5, record, tag, write_bundle
+from vml_testkit.git import output
+from vml_testkit.registry import run_cli
 
 from versioned_ml_registry.bundle import reading as bundles
 from versioned_ml_registry.rules import commits
@@ -37,6 +27,8 @@ from versioned_ml_registry.lifecycle import verify as integrity
 from versioned_ml_registry.bundle import loading
 from versioned_ml_registry.lifecycle import propose as proposal
 from versioned_ml_registry.errors import RegistryError  # noqa: E402
+
+pytestmark = pytest.mark.slow
 
 BUNDLE = "models/cultivar"
 
@@ -59,9 +51,9 @@ def built(tmp_path_factory):
     (root / "src/pkg/features.py").write_text("# features v2\n")
     c2 = record(root, "feat(features): scale proline\n\nLonger body.")
     (root / "README.md").write_text("changed\n")
-    run(root, "git", "commit", "-qam", "feat!: README only, not the family")
+    output(root, "git", "commit", "-qam", "feat!: README only, not the family")
     (root / "src/pkg/other.py").write_text("# other v2\n")
-    run(root, "git", "commit", "-qam", "fix!: another family's code")
+    output(root, "git", "commit", "-qam", "fix!: another family's code")
     yield {"base": base, "root": root, "c1": c1, "c2": c2,
            "md5_1": lock_md5(root, rev=c1), "md5_2": lock_md5(root, rev=c2)}
 
@@ -71,14 +63,6 @@ def built(tmp_path_factory):
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-
-
-def clone(built, tmp_path) -> Path:
-    """A full copy (repo, cache, remote) to change freely."""
-    target = tmp_path / "copy"
-    shutil.copytree(built["base"], target, symlinks=True,
-                    ignore=shutil.ignore_patterns("tmp", "site-cache", "copy*"))
-    return target / "proj"
 
 
 def released_v010(built):
@@ -100,14 +84,14 @@ def test_artifact_path_and_family_paths(built):
 
 
 def test_a_commit_to_another_familys_conf_does_not_concern_this_family(built, tmp_path):
-    root = clone(built, tmp_path)
+    root = copy_registry(built["base"], tmp_path / "copy")
     for name, text in (("conf/families/other.yaml", "x: 1\n"), ("conf/families/cultivar.yaml", "x: 2\n"),
                        ("conf/model.yaml", "shared: 1\n")):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
-        run(root, "git", "add", name)
-        run(root, "git", "commit", "-q", "-m", f"feat: {name}")
-    head = run(root, "git", "rev-parse", "HEAD~3").strip()
+        output(root, "git", "add", name)
+        output(root, "git", "commit", "-q", "-m", f"feat: {name}")
+    head = output(root, "git", "rev-parse", "HEAD~3").strip()
     found = commits.commits_since(root, head, commits.family_paths(root, "cultivar"),
                                   commits.concerns_family("cultivar"))
     assert [message for _, message in found] == ["feat: conf/model.yaml", "feat: conf/families/cultivar.yaml"]
@@ -143,7 +127,7 @@ def test_read_bundle_at_old_rev_through_the_dvc_cache(built):
 
 
 def test_read_bundle_at_falls_back_to_the_remote(built, tmp_path):
-    root = clone(built, tmp_path)
+    root = copy_registry(built["base"], tmp_path / "copy")
     shutil.rmtree(root / ".dvc" / "cache", onerror=_force_remove)
     old = bundles.read_bundle_at(root, built["c1"], BUNDLE)
     assert old.card["params"] == {"C": 1.0}
@@ -175,7 +159,7 @@ def test_propose_on_the_command_line_prints_the_same_proposal(built):
 
 
 def test_commits_never_lower_the_evidence(built, tmp_path):
-    root = clone(built, tmp_path)
+    root = copy_registry(built["base"], tmp_path / "copy")
     write_bundle(root, C=1.0, labels=("barbera", "barolo", "rose"))
     record(root, "fix: tiny", push=False)
     result = proposal.propose(root, "cultivar", released_v010(built))
@@ -185,10 +169,10 @@ def test_commits_never_lower_the_evidence(built, tmp_path):
 
 
 def test_identical_bundle_is_no_release(built, tmp_path):
-    root = clone(built, tmp_path)
-    run(root, "git", "checkout", "-q", built["c1"])
-    run(root, DVC, "checkout", "-q")
-    run(root, "git", "commit", "-q", "--allow-empty", "-m", "feat: nothing in the bundle")
+    root = copy_registry(built["base"], tmp_path / "copy")
+    output(root, "git", "checkout", "-q", built["c1"])
+    output(root, DVC, "checkout", "-q")
+    output(root, "git", "commit", "-q", "--allow-empty", "-m", "feat: nothing in the bundle")
     result = proposal.propose(root, "cultivar", released_v010(built))
     assert result.bump is None and result.evidence_bump is None
     assert result.identical_to == "v0.1.0"
@@ -196,7 +180,7 @@ def test_identical_bundle_is_no_release(built, tmp_path):
 
 
 def test_retraining_the_same_model_gives_identical_bytes(built, tmp_path):
-    root = clone(built, tmp_path)
+    root = copy_registry(built["base"], tmp_path / "copy")
     write_bundle(root, C=1.05)  # what c2 holds, trained again in this process
     released = Released("0.1.1", built["c2"], "cultivar@v0.1.1")
     result = proposal.propose(root, "cultivar", released)
@@ -209,7 +193,7 @@ def test_first_release(built):
 
 
 def test_behaviour_change_is_minor(built, tmp_path):
-    root = clone(built, tmp_path)
+    root = copy_registry(built["base"], tmp_path / "copy")
     write_bundle(root, C=1.0, flip=5)  # 5 of 30 probe predictions change
     result = proposal.propose(root, "cultivar", released_v010(built))
     assert result.evidence_bump == "minor"
@@ -230,7 +214,7 @@ def test_serving_loads_the_version_bytes_not_the_working_tree(built):
 
 
 def test_serving_from_the_remote_when_the_cache_is_empty(built, tmp_path):
-    root = clone(built, tmp_path)
+    root = copy_registry(built["base"], tmp_path / "copy")
     shutil.rmtree(root / ".dvc" / "cache", onerror=_force_remove)
     predictor = loading.load_version(root, "cultivar", "v0.1.0", built["c1"], BUNDLE, built["md5_1"])
     assert predictor.model.named_steps["model"].C == 1.0
@@ -243,7 +227,7 @@ def test_serving_refuses_a_wrong_recorded_md5(built):
 
 
 def test_serving_refuses_corrupted_bytes(built, tmp_path):
-    root = clone(built, tmp_path)
+    root = copy_registry(built["base"], tmp_path / "copy")
     old = bundles.read_bundle_at(root, built["c1"], BUNDLE)
     md5 = old.files["model.skops"]
     obj = root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
@@ -272,7 +256,7 @@ def test_verify_version_tags(built):
 
 
 def test_missing_in_remote(built, tmp_path):
-    root = clone(built, tmp_path)
+    root = copy_registry(built["base"], tmp_path / "copy")
     assert dvcstore.missing_in_remote(root, built["c1"], BUNDLE) == []
     write_bundle(root, C=2.0, description="not pushed")
     c3 = record(root, "fix: unpushed", push=False)
@@ -280,13 +264,13 @@ def test_missing_in_remote(built, tmp_path):
     assert any(".dir manifest" in line for line in missing)
     assert any(line.startswith(f"{BUNDLE}/model.skops") for line in missing)
     assert not any("signature.json" in line for line in missing)  # unchanged, already pushed
-    run(root, DVC, "push", "-q")
+    output(root, DVC, "push", "-q")
     assert dvcstore.missing_in_remote(root, c3, BUNDLE) == []
 
 
 def test_workspace_matches_lock(built, tmp_path):
-    root = clone(built, tmp_path)
-    run(root, DVC, "commit", "-f", "-q")  # src/pkg/other.py changed after the last record
+    root = copy_registry(built["base"], tmp_path / "copy")
+    output(root, DVC, "commit", "-f", "-q")  # src/pkg/other.py changed after the last record
     assert dvcstore.workspace_matches_lock(root) == []
     (root / BUNDLE / "card.json").write_text("{}\n")
     changed = dvcstore.workspace_matches_lock(root)
@@ -301,7 +285,7 @@ def _force_remove(function, path, _):
 
 def _tag_version(root, family, commit, md5, signature):
     """A version tag as `release` writes it (provenance recorded), for the commit at HEAD."""
-    from registry_support import FakeProposal, write_release
+    from vml_testkit.registry import FakeProposal, write_release
 
     fake = FakeProposal(family, provenance={"path": f"models/{family}", "md5": {f"models/{family}": md5},
                                             "metrics": {"accuracy": 0.95}, "signature": signature})
@@ -313,18 +297,18 @@ def test_the_api_refuses_production_while_the_artifacts_are_not_in_the_dvc_remot
 
     import versioned_ml_registry as reg
 
-    root = clone(built, tmp_path)
-    run(root, DVC, "commit", "-f", "-q")
+    root = copy_registry(built["base"], tmp_path / "copy")
+    output(root, DVC, "commit", "-f", "-q")
     write_bundle(root, C=3.0, description="not pushed yet")
     commit = record(root, "fix: retrain", push=False)
     signature = json.loads((root / BUNDLE / "signature.json").read_text())
     version = _tag_version(root, "cultivar", commit, lock_md5(root), signature)
     reg.promote(str(root), "cultivar", version, "staging")
-    before = run(root, "git", "for-each-ref", "refs/tags")
-    with pytest.raises(RegistryError, match="not in the DVC remote.*run `model-registry push` first"):
+    before = output(root, "git", "for-each-ref", "refs/tags")
+    with pytest.raises(RegistryError, match="not in the DVC remote.*run `dvc push` first"):
         reg.promote(str(root), "cultivar", version, "production", force=True, reason="force never skips it")
-    assert run(root, "git", "for-each-ref", "refs/tags") == before
-    run(root, DVC, "push", "-q")
+    assert output(root, "git", "for-each-ref", "refs/tags") == before
+    output(root, DVC, "push", "-q")
     reg.promote(str(root), "cultivar", version, "production")
     assert reg.resolve(str(root), "cultivar", "production") == version
 
@@ -334,8 +318,8 @@ def test_a_regression_bundle_loads_through_the_registry(built, tmp_path):
 
     import versioned_ml_registry as reg
 
-    root = clone(built, tmp_path)
-    run(root, DVC, "commit", "-f", "-q")
+    root = copy_registry(built["base"], tmp_path / "copy")
+    output(root, DVC, "commit", "-f", "-q")
     write_bundle(root, C=0.5, task="regression")
     commit = record(root, "feat: regression model")
     signature = json.loads((root / BUNDLE / "signature.json").read_text())
@@ -353,10 +337,10 @@ def test_a_regression_bundle_loads_through_the_registry(built, tmp_path):
 def test_a_gto_registered_version_is_served_through_dvc_yamls_artifact_path(built, tmp_path):
     import versioned_ml_registry as reg
 
-    root = clone(built, tmp_path)
-    run(root, "git", "tag", "-a", "cultivar@v0.7.0", built["c1"], "-m", "Registering artifact cultivar version v0.7.0")
+    root = copy_registry(built["base"], tmp_path / "copy")
+    output(root, "git", "tag", "-a", "cultivar@v0.7.0", built["c1"], "-m", "Registering artifact cultivar version v0.7.0")
     model = reg.load_model("cultivar", version="v0.7.0", repo=str(root))
     assert model.md5 == built["md5_1"] and model.model.named_steps["model"].C == 1.0
-    run(root, "git", "tag", "-a", "other@v0.1.0", built["c1"], "-m", "Registering artifact other")
+    output(root, "git", "tag", "-a", "other@v0.1.0", built["c1"], "-m", "Registering artifact other")
     with pytest.raises(RegistryError, match=r"records no artifact \(a GTO-registered version\?\) and dvc.yaml"):
         reg.load_model("other", version="v0.1.0", repo=str(root))

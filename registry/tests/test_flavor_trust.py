@@ -11,7 +11,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from vml_testkit.evidence import init_repo, record
-from vml_testkit.registry import FakeProposal, git, write_release
+from vml_testkit.git import git
+from vml_testkit.registry import FakeProposal, write_release
 
 import versioned_ml_registry as reg
 from versioned_ml_registry.bundle import make_signature, write_bundle

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from registry_support import SIGNATURE, FakeProposal, commit, git, gto_bin, make_repo, refs, write_release
+from vml_testkit.git import commit, git, tag_refs
+from vml_testkit.registry import SIGNATURE, gto_bin, make_repo, release, to_production
 
 import versioned_ml_registry as reg
 from versioned_ml_registry.errors import RegistryError
@@ -19,25 +20,13 @@ def repo(tmp_path):
     return make_repo(tmp_path / "repo")
 
 
-def released(repo, signature=SIGNATURE, **proposal):
-    commit(repo)
-    fake = FakeProposal("m", **proposal)
-    fake.provenance = dict(fake.provenance, signature=signature)
-    return write_release(str(repo), "m", fake).version
-
-
 def refused(repo, *args, match, **kw):
-    before = refs(repo)
+    before = tag_refs(repo)
     with pytest.raises(RegistryError, match=match) as exc:
         reg.promote(str(repo), "m", *args, **kw)
     assert "\n" not in str(exc.value)
-    assert refs(repo) == before
+    assert tag_refs(repo) == before
     return str(exc.value)
-
-
-def to_production(repo, version, **kw):
-    reg.promote(str(repo), "m", version, "staging")
-    return reg.promote(str(repo), "m", version, "production", **kw)
 
 
 def with_inputs(*names, required=True):
@@ -47,7 +36,7 @@ def with_inputs(*names, required=True):
 
 
 def test_production_needs_staging(repo):
-    released(repo)
+    release(repo, "m")
     refused(repo, "0.1.0", "production", match="never held staging")
     refused(repo, "0.1.0", "production", skip_staging=True, match="--skip-staging needs --reason")
     reg.promote(str(repo), "m", "0.1.0", "production", skip_staging=True, reason="hotfix")
@@ -56,7 +45,7 @@ def test_production_needs_staging(repo):
 
 def test_production_needs_the_metric_gates_in_force_at_head(repo):
     commit(repo, "gates", {"params.yaml": "registry:\n  gates:\n    production:\n      rmse: {max: 10}\n"})
-    released(repo, provenance={"path": "models/m", "md5": "0" * 32 + ".dir", "metrics": {"rmse": 12.5}})
+    release(repo, "m", provenance={"metrics": {"rmse": 12.5}})
     reg.promote(str(repo), "m", "0.1.0", "staging")
     refused(repo, "0.1.0", "production", match=r"gate: rmse 12.5 fails \(needs ≤ 10\)")
     reg.promote(str(repo), "m", "0.1.0", "production", force=True, reason="accepted by the owner")
@@ -64,9 +53,9 @@ def test_production_needs_the_metric_gates_in_force_at_head(repo):
 
 
 def test_a_breaking_signature_is_refused_whatever_its_number(repo):
-    released(repo, with_inputs("alcohol", "proline"))
-    to_production(repo, "0.1.0")
-    released(repo, with_inputs("alcohol", "hue"))  # under 0.y.z the evidence MAJOR reads as v0.2.0
+    release(repo, "m", provenance={"signature": with_inputs("alcohol", "proline")})
+    to_production(repo, "m", "0.1.0")
+    release(repo, "m", provenance={"signature": with_inputs("alcohol", "hue")})  # under 0.y.z the evidence MAJOR reads as v0.2.0
     reg.promote(str(repo), "m", "0.2.0", "staging")
     message = refused(repo, "0.2.0", "production", match="breaks the callers of production v0.1.0")
     assert "inputs removed: proline; inputs added as required: hue" in message
@@ -83,26 +72,26 @@ def test_a_breaking_signature_is_refused_whatever_its_number(repo):
 
 
 def test_a_compatible_signature_passes(repo):
-    released(repo, with_inputs("alcohol"))
-    to_production(repo, "0.1.0")
+    release(repo, "m", provenance={"signature": with_inputs("alcohol")})
+    to_production(repo, "m", "0.1.0")
     signature = with_inputs("alcohol")
     signature["inputs"].append({"name": "hue", "type": "numeric", "required": False})
-    released(repo, signature)
-    to_production(repo, "0.2.0")
+    release(repo, "m", provenance={"signature": signature})
+    to_production(repo, "m", "0.2.0")
     assert reg.resolve(str(repo), "m", "production") == "v0.2.0"
 
 
 def test_a_version_without_a_recorded_signature_needs_breaking(repo):
-    released(repo)
-    to_production(repo, "0.1.0")
-    released(repo, signature=None)
+    release(repo, "m")
+    to_production(repo, "m", "0.1.0")
+    release(repo, "m", provenance={"signature": None})
     reg.promote(str(repo), "m", "0.2.0", "staging")
     refused(repo, "0.2.0", "production", match="records no signature")
 
 
 def test_a_family_command_reads_only_that_familys_refs(repo, tmp_path):
-    released(repo)
-    to_production(repo, "0.1.0")
+    release(repo, "m")
+    to_production(repo, "m", "0.1.0")
     head = git(repo, "rev-parse", "HEAD").strip()
     for n in range(30):  # other families' tags
         git(repo, "tag", "-a", "-m", "x", f"other{n}@v0.1.0", head)
@@ -120,12 +109,13 @@ def test_a_family_command_reads_only_that_familys_refs(repo, tmp_path):
             assert "'refs/tags/m@*' 'refs/tags/m#*'" in read, (args, read)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(gto_bin() is None, reason="gto is not installed")
 def test_after_rollback_every_stage_agrees_with_gto_and_no_stage_is_held_by_a_deprecated_version(repo):
     for _ in range(3):
-        released(repo)
-    to_production(repo, "0.1.0")
-    to_production(repo, "0.2.0")
+        release(repo, "m")
+    to_production(repo, "m", "0.1.0")
+    to_production(repo, "m", "0.2.0")
     reg.promote(str(repo), "m", "0.3.0", "staging")
     reg.promote(str(repo), "m", "0.3.0", "shadow")
     reg.promote(str(repo), "m", "0.3.0", "production")

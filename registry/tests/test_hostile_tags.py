@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from registry_support import FakeProposal, commit, git, make_repo, refs, release, write_release
+from vml_testkit.git import commit, git, tag_refs
+from vml_testkit.registry import FakeProposal, make_repo, release, write_release
 
 import versioned_ml_registry as reg
 
@@ -29,7 +30,7 @@ def cli(repo, *args):
 
 def every_command(repo):
     """Read and write commands on the family: none may crash or hang."""
-    before = refs(repo)
+    before = tag_refs(repo)
     results = {args[0]: cli(repo, *args) for args in (
         ["show"], ["show", "m"], ["history", "m"], ["resolve", "m", "--stage", "production"], ["verify"],
         ["promote", "m", "v0.1.0", "staging", "--reason", "x"])}
@@ -77,7 +78,7 @@ def test_a_second_version_tag_at_a_released_commit_is_refused_and_reported(repo)
     results, before = every_command(repo)
     assert results["promote"].returncode == 2
     assert "v0.1.0 and v0.9.0 are tagged at the same commit" in results["promote"].stderr
-    assert refs(repo) == before
+    assert tag_refs(repo) == before
     assert "tagged at the same commit" in results["verify"].stdout
 
 
@@ -90,7 +91,7 @@ def test_a_stage_tag_where_no_version_is_tagged_is_refused_and_reported(repo):
     resolved = results["resolve"]
     assert resolved.returncode == 2 and "commit:" not in resolved.stdout
     assert "m#production#99" in resolved.stderr and "no version is tagged" in resolved.stderr
-    assert results["promote"].returncode == 2 and refs(repo) == before
+    assert results["promote"].returncode == 2 and tag_refs(repo) == before
     assert "m#production#99 points at" in results["verify"].stdout
 
 
@@ -107,7 +108,7 @@ def test_tags_in_gtos_other_forms_stop_with_the_tag_named_and_how_to_migrate(rep
         assert results[name].returncode == 2, name
         assert tag in results[name].stderr and what in results[name].stderr
         assert "migrate by deleting it" in results[name].stderr
-    assert refs(repo) == before
+    assert tag_refs(repo) == before
     assert tag in results["verify"].stdout
 
 
@@ -116,10 +117,10 @@ def test_a_deleted_version_tag_whose_stage_tags_remain_blocks_releases_until_fix
     reg.promote(str(repo), "m", "0.2.0", "staging")
     git(repo, "tag", "-d", "m@v0.2.0")
     commit(repo, "a different artifact")
-    before = refs(repo)
+    before = tag_refs(repo)
     with pytest.raises(reg.RegistryError, match="m#candidate#2 points at .* where no version of m is tagged"):
         write_release(str(repo), "m", FakeProposal("m"))
-    assert refs(repo) == before
+    assert tag_refs(repo) == before
 
 
 def test_a_version_number_the_remote_has_is_never_reused(repo, tmp_path):
@@ -130,10 +131,10 @@ def test_a_version_number_the_remote_has_is_never_reused(repo, tmp_path):
     git(repo, "push", "-q", "origin", "refs/tags/m@v0.2.0")
     git(repo, "tag", "-d", "m@v0.2.0", "m#candidate#2")
     commit(repo, "a different artifact")
-    before = refs(repo)
+    before = tag_refs(repo)
     with pytest.raises(reg.RegistryError, match="v0.2.0 was named before"):
         write_release(str(repo), "m", FakeProposal("m"), remote="origin")
-    assert refs(repo) == before
+    assert tag_refs(repo) == before
     git(repo, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
     with pytest.raises(reg.RegistryError, match="or release with --offline"):
         write_release(str(repo), "m", FakeProposal("m"), remote="origin")

@@ -1,10 +1,12 @@
-"""A sample of the SIGKILL trials of killing.py: 20 per write command (see that module)."""
+"""A sample of the SIGKILL trials of vml_testkit.kills: 20 per write command (see that module)."""
 
 import os
 
 import pytest
 
-from killing import COMMANDS, run, table
+from vml_testkit.kills import COMMANDS, run, table
+
+pytestmark = [pytest.mark.kills, pytest.mark.slow]
 
 KILLS = int(os.environ.get("REGISTRY_KILLS", "20"))
 

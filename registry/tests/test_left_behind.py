@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from killing import HOOK
-from registry_support import FakeProposal, commit, git, make_repo, refs, run_cli, write_release
+from vml_testkit.git import commit, git, tag_refs
+from vml_testkit.kills import HOOK
+from vml_testkit.registry import FakeProposal, make_repo, run_cli, write_release
 
 import versioned_ml_registry as reg
 
@@ -80,7 +81,7 @@ def test_verify_of_an_unknown_family_refuses_like_history(tmp_path):
 
 def test_an_unparsable_gto_stops_every_command_with_one_line(tmp_path):
     repo = staged_repo(tmp_path)
-    before = refs(repo)
+    before = tag_refs(repo)
     (repo / ".gto").write_text("stages: [candidate, staging\n")
     for args in (("show",), ("show", "m"), ("history", "m"), ("resolve", "m", "--stage", "staging"),
                  ("verify",), ("promote", "m", "0.1.0", "canary")):
@@ -89,7 +90,7 @@ def test_an_unparsable_gto_stops_every_command_with_one_line(tmp_path):
         lines = p.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: .gto is not valid YAML"), (args, p.stderr)
         assert "gto reads it too" in lines[0]
-    assert refs(repo) == before
+    assert tag_refs(repo) == before
     (repo / ".gto").write_text("stages: [candidate, staging]\n")
     p = run_cli(repo, "show")
     assert p.returncode == 2 and "lacks the stages the registry needs" in p.stderr
@@ -132,7 +133,7 @@ sys.exit(main(["status"]))
 @pytest.mark.kills
 @pytest.mark.slow
 def test_a_dvc_process_killed_while_writing_its_rwlock_does_not_stop_release(tmp_path):
-    from evidence_support import DVC, init_repo, record, write_bundle
+    from vml_testkit.evidence import DVC, init_repo, record, write_bundle
 
     root = init_repo(tmp_path)
     write_bundle(root, C=1.0)
@@ -153,7 +154,7 @@ def test_a_dvc_process_killed_while_writing_its_rwlock_does_not_stop_release(tmp
 
 @pytest.mark.slow
 def test_a_corrupted_rwlock_naming_a_live_process_stops_with_one_line(tmp_path):
-    from evidence_support import init_repo, record, write_bundle
+    from vml_testkit.evidence import init_repo, record, write_bundle
 
     root = init_repo(tmp_path)
     write_bundle(root, C=1.0)
@@ -161,10 +162,10 @@ def test_a_corrupted_rwlock_naming_a_live_process_stops_with_one_line(tmp_path):
     rwlock = root / ".dvc" / "tmp" / "rwlock"
     rwlock.parent.mkdir(parents=True, exist_ok=True)
     rwlock.write_text('{"write": {"models/cultivar": {"pid": %d, "cmd": "dvc repro"' % os.getpid())
-    before = refs(root)
+    before = tag_refs(root)
     p = run_cli(root, "release", "cultivar", "--offline")
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert p.stderr.strip().splitlines() == [
         f"error: {rwlock} is corrupted and names running process(es) {os.getpid()}: "
         f"delete {rwlock} once no dvc command is running"]
-    assert rwlock.exists() and refs(root) == before
+    assert rwlock.exists() and tag_refs(root) == before

@@ -19,15 +19,19 @@ import time
 import pytest
 
 import versioned_ml_registry as reg
-from serving_support import FAMILY, Client, Server, build_once, clone, poll, probe
+from vml_testkit.evidence import copy_registry
+from vml_testkit.net import poll
+from vml_testkit.serving import FAMILY, Client, Server, probe
 from versioned_ml_registry.ledger import queries as ledger
+
+pytestmark = [pytest.mark.load, pytest.mark.slow]
 
 CLIENTS, MIN_REQUESTS, MAX_REQUESTS = 8, 250, 5000
 
 
 @pytest.fixture
-def root(tmp_path_factory, tmp_path):
-    return clone(build_once(tmp_path_factory), tmp_path / "copy")
+def root(serving_base, tmp_path):
+    return copy_registry(serving_base, tmp_path / "copy")
 
 
 class Traffic:

@@ -18,20 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from registry_support import FakeProposal, commit, git, make_repo, write_release
+from vml_testkit.git import clone, git
+from vml_testkit.registry import make_repo, release
 
 import versioned_ml_registry as reg
+
+pytestmark = [pytest.mark.races, pytest.mark.slow]
 
 ROUNDS = int(os.environ.get("RACE_ROUNDS", "20"))
 LAUNCH = ("import sys\nfrom versioned_ml_registry.cli import main\n"
           "sys.stdin.read(1)\nsys.exit(main(sys.argv[1:]))\n")
-
-
-def clone(origin: Path, path: Path) -> Path:
-    git(path.parent, "clone", "-q", str(origin), str(path))
-    for key, value in (("user.name", path.name), ("user.email", f"{path.name}@example.com")):
-        git(path, "config", key, value)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +43,12 @@ def setup(tmp_path_factory):
     versions = {}
     for r in range(ROUNDS):
         for role in ("production", "canary", "staging", "shadow"):
-            commit(seed, f"round {r} {role}")
-            versions[(r, role)] = write_release(str(seed), "m", FakeProposal("m")).version
+            versions[(r, role)] = release(seed, "m", message=f"round {r} {role}")
             if role in ("production", "canary"):
                 reg.promote(str(seed), "m", versions[(r, role)], "staging")
     reg.promote(str(seed), "m", versions[(0, "production")], "production")
     reg.push(str(seed))
-    clones = [clone(origin, base / f"clone{i}") for i in range(4)]
+    clones = [clone(origin, base / f"clone{i}", who=f"clone{i}") for i in range(4)]
     return origin, clones, versions
 
 
@@ -135,7 +130,7 @@ def json_tags(output: str):
 
 def test_a_push_built_on_a_state_the_remote_has_since_changed_is_refused_whole(setup, tmp_path):
     origin, _, versions = setup
-    a, b = clone(origin, tmp_path / "a"), clone(origin, tmp_path / "b")
+    a, b = clone(origin, tmp_path / "a", who="a"), clone(origin, tmp_path / "b", who="b")
     for c in (a, b):
         git(c, "fetch", "-q", "origin", "refs/tags/*:refs/tags/*")
     v = versions[(0, "shadow")]  # round 0 is never raced

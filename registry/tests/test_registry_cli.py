@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from registry_support import make_repo, refs, release, run_cli
+from vml_testkit.git import tag_refs
+from vml_testkit.registry import make_repo, release, run_cli
 
 import versioned_ml_registry as reg  # noqa: E402
 
@@ -59,13 +60,13 @@ for ch in ["@", "#", "!", ":", "/", "..", " "]:
 
 @pytest.mark.parametrize("args", list(BAD.values()), ids=list(BAD))
 def test_bad_input(repo, args):
-    before = refs(repo)
+    before = tag_refs(repo)
     p = run_cli(repo, *args)
     assert p.returncode == 2, p.stderr
     lines = p.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), p.stderr
     assert p.stdout == ""
-    assert refs(repo) == before
+    assert tag_refs(repo) == before
 
 
 def test_read_commands(repo):

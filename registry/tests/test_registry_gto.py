@@ -6,56 +6,45 @@ import time
 
 import pytest
 
-from registry_support import STAGES, FakeProposal, commit, gto_bin, make_repo, write_release
+from vml_testkit.registry import STAGES, gto_bin, make_repo, release, to_production
 
 import versioned_ml_registry as reg  # noqa: E402
 from versioned_ml_registry.tags.repo import Repo  # noqa: E402
 
 GTO = gto_bin()
-pytestmark = pytest.mark.skipif(GTO is None, reason="gto is not installed")
-
-
-def _release(repo, now=None):
-    commit(repo)
-    r = Repo(str(repo), now=now) if now else str(repo)
-    return write_release(r, "m", FakeProposal("m")).version
-
-
-def _prod(repo, v, now=None):
-    for stage in ("staging", "production"):
-        reg.promote(Repo(str(repo), now=now) if now else str(repo), "m", v, stage)
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(GTO is None, reason="gto is not installed")]
 
 
 def s_release(repo):
-    _release(repo)
-    _release(repo)
+    release(repo, "m")
+    release(repo, "m")
 
 
 def s_promote(repo):
     s_release(repo)
-    _prod(repo, "0.1.0")
+    to_production(repo, "m", "0.1.0")
     reg.promote(str(repo), "m", "0.2.0", "staging")
 
 
 def s_repromote_old(repo):
     s_release(repo)
-    _prod(repo, "0.1.0")
-    _prod(repo, "0.2.0")
+    to_production(repo, "m", "0.1.0")
+    to_production(repo, "m", "0.2.0")
     reg.promote(str(repo), "m", "0.1.0", "production", reason="back to the old one")
 
 
 def s_rollback(repo):
     for _ in range(3):
-        _release(repo)
+        release(repo, "m")
     for v in ("0.1.0", "0.2.0", "0.3.0"):
-        _prod(repo, v)
+        to_production(repo, "m", v)
     reg.rollback(str(repo), "m", reason="bad")
 
 
 def s_canary(repo):
     for _ in range(3):
-        _release(repo)
-    _prod(repo, "0.1.0")
+        release(repo, "m")
+    to_production(repo, "m", "0.1.0")
     reg.promote(str(repo), "m", "0.2.0", "staging")
     reg.promote(str(repo), "m", "0.2.0", "canary")
 
@@ -67,8 +56,8 @@ def s_canary_promoted(repo):
 
 def s_deprecate(repo):
     for _ in range(3):
-        _release(repo)
-    _prod(repo, "0.1.0")
+        release(repo, "m")
+    to_production(repo, "m", "0.1.0")
     reg.deprecate(str(repo), "m", "0.2.0", reason="bad")
     reg.archive(str(repo), "m", "0.3.0", reason="old")
     reg.promote(str(repo), "m", "0.3.0", "shadow", force=True, reason="shadow test")
@@ -78,9 +67,9 @@ def s_same_second(repo):
     fixed = time.time()
     now = lambda: fixed  # noqa: E731
     for _ in range(3):
-        _release(repo, now)
+        release(repo, "m", now=now)
     for v in ("0.1.0", "0.2.0", "0.3.0"):
-        _prod(repo, v, now)
+        to_production(repo, "m", v, now=now)
     reg.rollback(Repo(str(repo), now=now), "m", reason="same second")
     reg.promote(Repo(str(repo), now=now), "m", "0.1.0", "production", reason="again")
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from registry_support import FakeProposal, commit, git, make_repo, refs, release, write_release
+from vml_testkit.git import commit, git, tag_refs
+from vml_testkit.registry import FakeProposal, make_repo, release, to_production, write_release
 
 import versioned_ml_registry as reg  # noqa: E402
 from versioned_ml_registry.errors import RegistryError  # noqa: E402
@@ -16,11 +17,6 @@ def repo(tmp_path):
     return make_repo(tmp_path / "repo")
 
 
-def to_production(repo, family, version):
-    reg.promote(str(repo), family, version, "staging")
-    reg.promote(str(repo), family, version, "production")
-
-
 def state(repo, family="m"):
     return Repo(str(repo)).family_state(family)
 
@@ -30,11 +26,11 @@ def with_status(s, stage):
 
 
 def refused(repo, fn, *args, match=None, **kw):
-    before = refs(repo)
+    before = tag_refs(repo)
     with pytest.raises(RegistryError, match=match) as exc:
         fn(str(repo), *args, **kw)
     assert "\n" not in str(exc.value)
-    assert refs(repo) == before
+    assert tag_refs(repo) == before
     return str(exc.value)
 
 

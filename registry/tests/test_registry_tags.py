@@ -4,7 +4,8 @@ import time
 
 import pytest
 
-from registry_support import FakeProposal, commit, git, make_repo, refs, release, write_release
+from vml_testkit.git import commit, git, tag_refs
+from vml_testkit.registry import FakeProposal, make_repo, release, write_release
 
 import versioned_ml_registry as reg  # noqa: E402
 from versioned_ml_registry.tags import refs as gitrefs
@@ -103,13 +104,13 @@ def test_atomic_multi_tag_write(tmp_path):
     repo = make_repo(tmp_path / "r")
     head = git(repo, "rev-parse", "HEAD").strip()
     git(repo, "tag", "-a", "-m", "already here", "m#candidate#2")
-    before = refs(repo)
+    before = tag_refs(repo)
     new = [gitrefs.NewTag("m@v0.1.0", head, "first", 1000),
            gitrefs.NewTag("m#candidate#2", head, "second", 1001),
            gitrefs.NewTag("m#staging#3", head, "third", 1002)]
     with pytest.raises(RegistryError, match="nothing written"):
         gitrefs.write_tags(str(repo), new, ("A", "a@b"))
-    assert refs(repo) == before
+    assert tag_refs(repo) == before
 
 
 def test_update_ref_transaction_all_written(tmp_path):
@@ -167,10 +168,10 @@ def test_missing_identity_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))  # no global identity
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    before = refs(repo)
+    before = tag_refs(repo)
     with pytest.raises(RegistryError, match="git config user.name"):
         write_release(str(repo), "m", FakeProposal("m"))
-    assert refs(repo) == before
+    assert tag_refs(repo) == before
     monkeypatch.setenv("GIT_COMMITTER_NAME", "Env Person")
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "env@example.com")
     write_release(str(repo), "m", FakeProposal("m"))

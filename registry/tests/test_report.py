@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from registry_support import run_cli
-from report_support import HOSTILE, build_registry
+from vml_testkit.registry import run_cli
+from vml_testkit.report import HOSTILE, build_registry
 
 from versioned_ml_registry.ledger.store import Decision, LedgerWriter
 
@@ -45,7 +45,7 @@ def test_index_lists_every_family_with_its_holders(site):
 def test_family_pages_have_charts_versions_rollbacks_and_gates(site):
     intent = read(site, "families/intent.html")
     for version in site["families"]["intent"]:
-        assert f'<td id="{version}"><b>{version}</b></td>' in intent
+        assert f'<td id="{version}"><b>{version}</b>' in intent
     assert intent.count('<div class="chart"') == 2 and intent.count("<svg") == 2
     assert 'class="rollback" data-event="rollback"' in intent and ">rollback</text>" in intent
     assert "production → v0.1.0 by Test Author" in intent and "author@example.com" not in intent

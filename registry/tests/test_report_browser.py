@@ -11,12 +11,13 @@ import subprocess
 
 import pytest
 
-from registry_support import run_cli
-from report_support import build_registry
+from vml_testkit.registry import run_cli
+from vml_testkit.report import build_registry
 
 CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
-                                reason="no chromium on PATH (.ci/run installs Debian's package)")
+pytestmark = [pytest.mark.browser, pytest.mark.slow,
+              pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
+                                 reason="no chromium on PATH (.ci/run installs Debian's package)")]
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--enable-logging=stderr", "--v=0"]

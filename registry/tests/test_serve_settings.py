@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from registry_support import make_repo, release, run_cli
+from vml_testkit.registry import make_repo, release, run_cli
 from versioned_ml_registry.errors import RegistryError
 from versioned_ml_registry.serve.settings import canary_percents, serve_settings
 

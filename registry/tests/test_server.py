@@ -2,7 +2,7 @@
 caller sees, the read endpoints, and the ledger rows behind each answer.
 
 One server, started once for the module, serves a copy of the registry built by
-:mod:`serving_support` (classification ``cultivar``, regression ``price``); nothing here
+:mod:`vml_testkit.serving` (classification ``cultivar``, regression ``price``); nothing here
 changes its tags.
 """
 
@@ -14,13 +14,16 @@ import sys
 
 import pytest
 
-from serving_support import FAMILY, REGRESSION, Server, build_once, clone, poll, probe
+from vml_testkit.evidence import copy_registry
+from vml_testkit.net import poll
+from vml_testkit.serving import FAMILY, REGRESSION, Server, probe
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    base = build_once(tmp_path_factory)
-    root = clone(base, tmp_path_factory.mktemp("served") / "copy")
+def server(serving_base, tmp_path_factory):
+    root = copy_registry(serving_base, tmp_path_factory.mktemp("served") / "copy")
     with Server(root, "--interval", "0.5") as running:
         running.wait_healthy()
         yield running

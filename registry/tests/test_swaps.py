@@ -2,7 +2,7 @@
 and by /v1/reload), a canary gets its share of traffic, sticky per key, a shadow answers only
 into the ledger, and a version that fails its checks is never served.
 
-Each test serves its own copy of the registry built by :mod:`serving_support` and changes its
+Each test serves its own copy of the registry built by :mod:`vml_testkit.serving` and changes its
 tags through the registry's API, as `model-registry promote/rollback/abort-canary` do.
 """
 
@@ -17,13 +17,17 @@ import threading
 import pytest
 
 import versioned_ml_registry as reg
-from evidence_support import run
-from serving_support import FAMILY, REGRESSION, Client, Server, build_once, clone, poll, probe
+from vml_testkit.evidence import copy_registry
+from vml_testkit.git import output
+from vml_testkit.net import poll
+from vml_testkit.serving import FAMILY, REGRESSION, Client, Server, probe
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def root(tmp_path_factory, tmp_path):
-    return clone(build_once(tmp_path_factory), tmp_path / "copy")
+def root(serving_base, tmp_path):
+    return copy_registry(serving_base, tmp_path / "copy")
 
 
 def versions_answering(server, family, n=20, key=None, records=None):
@@ -66,8 +70,8 @@ def test_reload_switches_at_once_without_polling(root):
         assert server.reload()[FAMILY]["serving"]["production"] == "v0.1.0"
         assert versions_answering(server, FAMILY) == {"v0.1.0"}
     # the ledger in the repository is git-ignored, and `decisions` finds it without --ledger
-    assert run(root, "git", "status", "--porcelain") == ""
-    listed = json.loads(run(root, sys.executable, "-m", "versioned_ml_registry", "decisions", "list", "--json"))
+    assert output(root, "git", "status", "--porcelain") == ""
+    listed = json.loads(output(root, sys.executable, "-m", "versioned_ml_registry", "decisions", "list", "--json"))
     assert [row["version"] for row in listed][-20:] == ["v0.1.0"] * 20
 
 
@@ -212,15 +216,15 @@ def test_no_verified_version_means_503(root):
 
 def test_follow_remote_fetches_the_tags(root):
     serving = root.parent / "serving"
-    run(root.parent, "git", "clone", "-q", "-b", "main", "origin.git", str(serving))
+    output(root.parent, "git", "clone", "-q", "-b", "main", "origin.git", str(serving))
     with Server(serving, "--follow", "remote", "--interval", "0.2", ledger=root.parent / "remote-ledger.sqlite") as server:
         server.wait_healthy()
         reg.promote(str(root), FAMILY, "v0.2.0", "production")
-        run(root, "git", "push", "-q", "origin", "--tags")
+        output(root, "git", "push", "-q", "origin", "--tags")
         server.wait_serving(FAMILY, "v0.2.0")
         records = probe(root, FAMILY, 2)  # the serving clone has no bundle files checked out
         assert versions_answering(server, FAMILY, records=records) == {"v0.2.0"}
-        run(serving, "git", "remote", "set-url", "origin", str(root.parent / "missing.git"))
+        output(serving, "git", "remote", "set-url", "origin", str(root.parent / "missing.git"))
         problem = poll(lambda: server.get("/healthz")[1]["problems"], 20, "the fetch failure in /healthz")
         assert "cannot fetch the tags of git remote 'origin'" in problem[0]
         assert versions_answering(server, FAMILY, records=records) == {"v0.2.0"}

@@ -8,7 +8,8 @@ holding two families released through the registry's own release engine:
 | ``cultivar`` | classification | v0.1.0 production; v0.2.0, v0.3.0 (behaviour changed) and v0.4.0 (its fingerprint does not match its model) in staging |
 | ``price`` | regression | v0.1.0 production; v0.2.0 in staging |
 
-It is built once per test session; every test serves its own copy (``clone``). ``Server``
+It is built once per test session (the ``serving_base`` fixture); every test serves its own
+copy (``evidence.copy_registry``). ``Server``
 starts ``python -m versioned_ml_registry serve`` on a free port and talks HTTP to it.
 """
 
@@ -17,16 +18,15 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from evidence_support import init_repo, lock_md5, record, run, write_bundle
-from registry_support import FakeProposal, write_release
+from .evidence import init_repo, lock_md5, record, write_bundle
+from .git import git
+from .net import free_port, poll
+from .registry import FakeProposal, write_release
 
 FAMILY, REGRESSION = "cultivar", "price"
 
@@ -43,7 +43,7 @@ stages:
 """
 
 
-def release(root: Path, family: str) -> str:
+def release_bundle(root: Path, family: str) -> str:
     """Tag HEAD as the family's next version, provenance recorded as `release` records it."""
     path = f"models/{family}"
     signature = json.loads((root / path / "signature.json").read_text())
@@ -66,65 +66,29 @@ def build_registry(base: Path) -> Path:
 
     root = init_repo(base)
     (root / "dvc.yaml").write_text(DVC_YAML)
-    run(base, "git", "init", "-q", "--bare", "origin.git")
-    run(root, "git", "remote", "add", "origin", "../origin.git")
+    git(base, "init", "-q", "--bare", "origin.git")
+    git(root, "remote", "add", "origin", "../origin.git")
     write_bundle(root, FAMILY, C=1.0)
     write_bundle(root, REGRESSION, C=1.0, task="regression")
     record(root, "feat: first models")
-    release(root, FAMILY), release(root, REGRESSION)
+    release_bundle(root, FAMILY), release_bundle(root, REGRESSION)
     write_bundle(root, FAMILY, C=1.0, flip=3)
     write_bundle(root, REGRESSION, C=30.0, task="regression")
     record(root, "feat: second models")
-    release(root, FAMILY), release(root, REGRESSION)
+    release_bundle(root, FAMILY), release_bundle(root, REGRESSION)
     write_bundle(root, FAMILY, C=1.0, flip=6)
     record(root, "feat: third cultivar model")
-    release(root, FAMILY)
+    release_bundle(root, FAMILY)
     write_bundle(root, FAMILY, C=0.5)
     spoil_fingerprint(root, FAMILY)
     record(root, "feat: a cultivar model whose fingerprint lies")
-    release(root, FAMILY)
+    release_bundle(root, FAMILY)
     for family, versions in ((FAMILY, ["v0.1.0", "v0.2.0", "v0.3.0", "v0.4.0"]), (REGRESSION, ["v0.1.0", "v0.2.0"])):
         for version in versions:
             reg.promote(str(root), family, version, "staging")
         reg.promote(str(root), family, "v0.1.0", "production")
-    run(root, "git", "push", "-q", "origin", "main", "--tags")
+    git(root, "push", "-q", "origin", "main", "--tags")
     return root
-
-
-_BUILT: dict = {}
-
-
-def build_once(tmp_path_factory) -> Path:
-    """The folder of the registry built for this test session (built on first use)."""
-    if "base" not in _BUILT:
-        base = tmp_path_factory.mktemp("registry")
-        build_registry(base)
-        _BUILT["base"] = base
-    return _BUILT["base"]
-
-
-def clone(base: Path, target: Path) -> Path:
-    """A full copy of the built registry (repository, DVC cache and remote, git remote)."""
-    shutil.copytree(base, target, symlinks=True, ignore=shutil.ignore_patterns("tmp", "site-cache"))
-    return target / "proj"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def poll(condition, timeout: float = 30.0, what: str = "the condition", every: float = 0.02):
-    """``condition()``'s first truthy value, trying until ``timeout`` seconds have passed."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(every)
 
 
 class Client:

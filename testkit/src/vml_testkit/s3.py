@@ -1,36 +1,28 @@
 """A real S3-compatible server on 127.0.0.1 for the test suite: moto's standalone `moto_server`.
 
-moto runs in its OWN virtual environment (``.cache/moto-venv`` under the repository, created on
-first use from ``tests/moto-requirements.txt``): installing moto next to dvc-s3 would upgrade
-botocore past aiobotocore's pin. The server keeps its data in memory, so the bucket is created
-after every start.
+moto runs in its OWN virtual environment (``.cache/moto-venv``, see ``vml_testkit.venvs``). The
+server keeps its data in memory, so the bucket is created after every start.
 
 Usable without pytest::
 
-    from s3server import MotoServer
+    from vml_testkit.s3 import MotoServer
     with MotoServer(bucket="dvc-store") as s3:
         env = s3.environ()          # os.environ + AWS_ENDPOINT_URL and test credentials
         subprocess.run(["dvc", "push"], env=env, check=True)
 
 or as a script (prints the variables to export, serves until Ctrl-C)::
 
-    python tests/s3server.py [--bucket NAME] [--port N]
+    python -m vml_testkit.s3 [--bucket NAME] [--port N]
 
 and from pytest through the fixture factory::
 
-    from s3server import s3_server_fixture
+    from vml_testkit.s3 import s3_server_fixture
     s3 = s3_server_fixture(scope="module")      # a fixture named `s3` yielding a MotoServer
-
-Environment knobs: ``MODEL_REGISTRY_TEST_CACHE`` moves the cache folder (default ``<repo>/.cache``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,14 +31,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-REPO_ROOT = HERE.parent
-MOTO_REQUIREMENTS = HERE / "moto-requirements.txt"
-LINT_REQUIREMENTS = HERE / "lint-requirements.txt"
+from .net import HOST, free_port
+from .paths import cache_dir
+from .venvs import ServerError, moto_server_executable
 
-HOST = "127.0.0.1"
 ACCESS_KEY = "testing"
 SECRET_KEY = "testing"
 REGION = "us-east-1"
@@ -69,122 +58,6 @@ _AWS_VARS_TO_DROP = (
     "AWS_MAX_ATTEMPTS",
     "AWS_RETRY_MODE",
 )
-
-
-class ServerError(RuntimeError):
-    """The helper venv could not be built or the server did not come up."""
-
-
-# --------------------------------------------------------------------------- helper venvs
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("MODEL_REGISTRY_TEST_CACHE", REPO_ROOT / ".cache"))
-
-
-def _venv_bin(venv: Path, name: str) -> Path:
-    sub = "Scripts" if os.name == "nt" else "bin"
-    suffix = ".exe" if os.name == "nt" else ""
-    return venv / sub / f"{name}{suffix}"
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path):
-    """An exclusive lock so that parallel test processes build a venv once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - not POSIX
-            yield
-            return
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def ensure_venv(name: str, requirements: Path, *, timeout: float = 900.0) -> Path:
-    """Create (once) ``<cache>/<name>`` with ``pip install -r requirements``; return its path.
-
-    A stamp file holds the hash of the requirements file and of the interpreter version: when
-    either changes, the venv is rebuilt. The stamp is written last, so an interrupted install is
-    redone on the next call.
-    """
-    venv = cache_dir() / name
-    stamp = venv / ".requirements.sha256"
-    wanted = hashlib.sha256(
-        requirements.read_bytes() + sys.version.encode()
-    ).hexdigest()
-    with _file_lock(cache_dir() / f".{name}.lock"):
-        if stamp.exists() and stamp.read_text().strip() == wanted:
-            return venv
-        if venv.exists():
-            shutil.rmtree(venv)
-        started = time.monotonic()
-        python = _base_python()
-        _run_or_raise([python, "-m", "venv", str(venv)], timeout=timeout)
-        _run_or_raise(
-            [
-                str(_venv_bin(venv, "python")),
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--no-input",
-                "-q",
-                "-r",
-                str(requirements),
-            ],
-            timeout=timeout,
-        )
-        stamp.write_text(wanted + "\n")
-        (venv / ".build-seconds").write_text(f"{time.monotonic() - started:.1f}\n")
-    return venv
-
-
-def _base_python() -> str:
-    """The interpreter to build venvs from: the base of the running venv, if any."""
-    base = Path(sys.base_prefix)
-    for candidate in (base / "bin" / "python3", base / "bin" / "python", base / "python.exe"):
-        if candidate.exists():
-            return str(candidate)
-    return sys.executable
-
-
-def _run_or_raise(cmd: list[str], *, timeout: float) -> None:
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    if proc.returncode != 0:
-        raise ServerError(
-            f"command failed ({proc.returncode}): {' '.join(cmd)}\n"
-            f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-        )
-
-
-def moto_server_executable() -> Path:
-    return _venv_bin(ensure_venv("moto-venv", MOTO_REQUIREMENTS), "moto_server")
-
-
-def actionlint_executable() -> Path | None:
-    """actionlint from ``.cache/lint-venv`` (see tests/lint-requirements.txt), or None."""
-    exe = _venv_bin(ensure_venv("lint-venv", LINT_REQUIREMENTS), "actionlint")
-    return exe if exe.exists() else None
-
-
-# --------------------------------------------------------------------------- ports, endpoints
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def unreachable_endpoint() -> str:
-    """An http URL on 127.0.0.1 whose port has no listener: connections are refused at once."""
-    return f"http://{HOST}:{free_port()}"
 
 
 def _empty_aws_file() -> str:

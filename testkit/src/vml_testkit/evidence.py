@@ -1,23 +1,16 @@
-"""Helpers for the evidence tests: real bundles in real git + DVC repositories."""
+"""Real bundles (written through the bundle contract) in real git + DVC repositories."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
+import shutil
 import sys
 from pathlib import Path
 
+from .git import output
+
 PYTHON_BIN = Path(sys.executable).parent
 DVC = str(PYTHON_BIN / "dvc") if (PYTHON_BIN / "dvc").exists() else "dvc"
-
-
-def run(cwd, *command, check=True) -> str:
-    env = dict(os.environ, DVC_NO_ANALYTICS="1", GIT_TERMINAL_PROMPT="0")
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(map(str, command))} failed:\n{result.stdout}\n{result.stderr}")
-    return result.stdout
 
 
 FEATURES = ["alcohol", "malic_acid", "proline"]
@@ -126,18 +119,19 @@ registry:
 
 
 def init_repo(base: Path) -> Path:
-    """A git + DVC repo at base/proj with a local remote at base/remote (relative path)."""
+    """A git + DVC repo at base/proj with a local remote at base/remote (an absolute path: DVC
+    resolves a relative one against the cwd of a push at a revision, not the repository)."""
     root = base / "proj"
     (base / "remote").mkdir(parents=True, exist_ok=True)
     root.mkdir(parents=True)
-    run(root, "git", "init", "-q", "-b", "main")
-    run(root, "git", "config", "user.email", "test@example.com")
-    run(root, "git", "config", "user.name", "Test")
-    run(root, "git", "config", "commit.gpgsign", "false")
-    run(root, "git", "config", "tag.gpgsign", "false")
-    run(root, DVC, "init", "-q")
-    run(root, DVC, "remote", "add", "-d", "local", "../remote")  # relative to the cwd
-    run(root, DVC, "config", "core.analytics", "false")
+    output(root, "git", "init", "-q", "-b", "main")
+    output(root, "git", "config", "user.email", "test@example.com")
+    output(root, "git", "config", "user.name", "Test")
+    output(root, "git", "config", "commit.gpgsign", "false")
+    output(root, "git", "config", "tag.gpgsign", "false")
+    output(root, DVC, "init", "-q")
+    output(root, DVC, "remote", "add", "-d", "local", str((base / "remote").resolve()))
+    output(root, DVC, "config", "core.analytics", "false")
     for path, text in {
         "data/raw/wine.csv": "a,b\n1,2\n",
         "src/pkg/prepare.py": "# prepare\n",
@@ -159,22 +153,22 @@ def init_repo(base: Path) -> Path:
 
 def record(root: Path, message: str, *, push: bool = True) -> str:
     """``dvc commit`` the stages (no run), push, git commit; returns the commit sha."""
-    run(root, DVC, "commit", "-f", "-q")
+    output(root, DVC, "commit", "-f", "-q")
     if push:
-        run(root, DVC, "push", "-q")
-    run(root, "git", "add", "-A")
-    run(root, "git", "commit", "-q", "--allow-empty", "-m", message)
-    return run(root, "git", "rev-parse", "HEAD").strip()
+        output(root, DVC, "push", "-q")
+    output(root, "git", "add", "-A")
+    output(root, "git", "commit", "-q", "--allow-empty", "-m", message)
+    return output(root, "git", "rev-parse", "HEAD").strip()
 
 
 def tag(root: Path, name: str, commit: str, body: str = "") -> None:
-    run(root, "git", "tag", "-a", name, commit, "-m", f"Registering {name}\n\n{body}")
+    output(root, "git", "tag", "-a", name, commit, "-m", f"Registering {name}\n\n{body}")
 
 
 def lock_md5(root: Path, path: str = "models/cultivar", rev: str | None = None) -> str:
     import yaml
 
-    text = (root / "dvc.lock").read_text() if rev is None else run(root, "git", "show", f"{rev}:dvc.lock")
+    text = (root / "dvc.lock").read_text() if rev is None else output(root, "git", "show", f"{rev}:dvc.lock")
     for stage in yaml.safe_load(text)["stages"].values():
         for out in stage.get("outs", []):
             if out["path"] == path:
@@ -189,3 +183,12 @@ class Released:
         self.version = semver.Version.parse(version)
         self.commit = commit
         self.tag = tag
+
+
+def copy_registry(base: Path, target: Path) -> Path:
+    """A full copy of a repository built by ``init_repo`` under ``base`` (repository, DVC cache and
+    remote, git remote, without temp folders or earlier copies); returns the copy's repository."""
+    shutil.copytree(base, target, symlinks=True, ignore=shutil.ignore_patterns("tmp", "site-cache", "copy*"))
+    config = target / "proj" / ".dvc" / "config"
+    config.write_text(config.read_text().replace(str(base.resolve()), str(target.resolve())))
+    return target / "proj"

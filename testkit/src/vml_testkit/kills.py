@@ -2,8 +2,8 @@
 check that the next registry command finds all of the killed command's tags or none, and is
 not blocked.
 
-    python registry/tests/killing.py --kills 100     # the full run: a table per command
-    pytest registry/tests/test_kills.py              # a sample of 20 kills per command
+    python -m vml_testkit.kills --kills 100     # the full run: a table per command
+    pytest registry/tests/test_kills.py         # a sample of 20 kills per command
 
 Each trial copies a prepared repository (and its bare origin), starts one command as a real
 process in its own process group, and kills the whole group (the command and its git
@@ -27,6 +27,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .git import commit, git
+from .registry import make_repo, release
+
 COMMANDS = ("release", "promote", "rollback", "drill", "push")
 HOOK = """#!/bin/sh
 # blocks the Nth ref transaction of a process that asked for it, so a test can kill it there
@@ -40,11 +43,9 @@ exec sleep 60
 """
 DRIVER = """
 import sys
-from pathlib import Path
 command, repo = sys.argv[1], sys.argv[2]
 if command == "release":
-    sys.path.insert(0, sys.argv[3])
-    from registry_support import FakeProposal, write_release
+    from vml_testkit.registry import FakeProposal, write_release
     write_release(repo, "m", FakeProposal("m"))
 else:
     from versioned_ml_registry.cli import main
@@ -54,11 +55,6 @@ else:
             "push": ["push"]}[command]
     sys.exit(main(["--repo", repo, *args]))
 """
-TESTS = Path(__file__).resolve().parent
-
-
-def git(cwd, *args) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
 def prepare(base: Path) -> Path:
@@ -66,7 +62,6 @@ def prepare(base: Path) -> Path:
     production (canary follows it), v0.3.0 in staging, HEAD unreleased, and v0.3.0's staging
     tag not yet on the origin."""
     import versioned_ml_registry as reg
-    from registry_support import FakeProposal, commit, make_repo, write_release
 
     repo = make_repo(base / "repo")
     origin = base / "origin.git"
@@ -74,8 +69,7 @@ def prepare(base: Path) -> Path:
     git(repo, "remote", "add", "origin", "../origin.git")  # relative: every copy has its own origin
     git(repo, "config", "remote.origin.receivepack", "setsid git-receive-pack")
     for version in ("0.1.0", "0.2.0", "0.3.0"):
-        commit(repo, f"work on {version}")
-        write_release(str(repo), "m", FakeProposal("m"))
+        release(repo, "m", message=f"work on {version}")
     for version, stages in (("0.1.0", ("staging", "production")), ("0.2.0", ("staging", "canary", "production"))):
         for stage in stages:
             reg.promote(str(repo), "m", version, stage)
@@ -93,7 +87,7 @@ def tag_names(repo: Path) -> set:
 
 
 def start(command: str, repo: Path, env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", DRIVER, command, str(repo), str(TESTS)], env=env,
+    return subprocess.Popen([sys.executable, "-c", DRIVER, command, str(repo)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
 
 
@@ -198,7 +192,6 @@ def main(argv=None) -> int:
     identity = {"GIT_AUTHOR_NAME": "Kill Test", "GIT_AUTHOR_EMAIL": "kill@example.com",
                 "GIT_COMMITTER_NAME": "Kill Test", "GIT_COMMITTER_EMAIL": "kill@example.com"}
     os.environ.update(identity)
-    sys.path.insert(0, str(TESTS))
     began = time.perf_counter()
     tallies = run(args.kills, seed=args.seed)
     print(table(tallies))
