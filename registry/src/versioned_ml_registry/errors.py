@@ -16,4 +16,6 @@ class RegistryError(Exception):
 
 def missing_extra(what: str, extra: str) -> RegistryError:
     """The error for a command whose optional dependencies (the distribution's ``extra``) are absent."""
-    return RegistryError(f"{what} needs the {extra} extra: pip install 'versioned-ml-registry[{extra}]'")
+    from .installed import install_command
+
+    return RegistryError(f"{what} needs the {extra} extra: {install_command(extra)}")

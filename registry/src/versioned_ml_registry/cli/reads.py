@@ -41,9 +41,10 @@ def cmd_history(args) -> int:
     if args.json:
         print_json(rows)
         return 0
+    width = textview.WIDTH if sys.stdout.isatty() else None  # a script or a file gets whole names
     print(textview.history_header())
     for row in rows:
-        print(textview.history_line(row))
+        print(textview.history_line(row, width))
     return 0
 
 
@@ -135,7 +136,8 @@ def cmd_changelog(args) -> int:
 def add_report(sub):
     p = sub.add_parser("report", help="write a static HTML report: stage timelines, metric charts, versions")
     p.add_argument("-o", "--output", required=True, help="directory to write (created if missing)")
-    p.add_argument("--ledger", default=None, help="a decision ledger: list decisions per version")
+    p.add_argument("--ledger", default=None, help="a decision ledger: list decisions per version "
+                                                  "(default: the one `serve` writes here, when it exists)")
 
 
 def cmd_report(args) -> int:

@@ -1,4 +1,5 @@
-"""Terminal text for ``history`` and ``diff``: rows that fit in 100 columns, values summarised.
+"""Terminal text for ``history`` and ``diff``: rows that fit in 100 columns, values summarised
+(``history`` cuts only on a terminal: piped, its rows are whole).
 
 ``--json`` prints the API's data unchanged; these functions only shorten what a person reads.
 """
@@ -31,15 +32,23 @@ def history_header() -> str:
     return f"{'when (UTC)':<16}  {'family':<12} {'event':<10} {'version':<9} {'stage':<10} {'by':<14} why"
 
 
-def history_line(row: dict, width: int = WIDTH) -> str:
+def history_line(row: dict, width: int | None = WIDTH) -> str:
+    """One event in aligned columns, cut to ``width`` (a terminal's); ``width=None`` (piped
+    output) cuts nothing: every name and reason is whole."""
     why = row.get("reason") or ""
     if row["event"] == "release" and row.get("bump"):
         why = f"{row['bump']}: {why}" if why else row["bump"]
     if row.get("forced"):
         why = "[forced] " + why
-    head = (f"{_when(row['when']):<16}  {clip(row['family'], 12):<12} {clip(row['event'], 10):<10} "
-            f"{clip(row['version'], 9):<9} {clip(row['stage'] or '-', 10):<10} {clip(person(row['by']), 14):<14}")
-    return head + (" " + clip(why, width - len(head) - 1) if why else "")
+
+    def cell(text, size: int) -> str:
+        return f"{clip(text, size) if width else ' '.join(str(text).split()):<{size}}"
+
+    head = (f"{_when(row['when']):<16}  {cell(row['family'], 12)} {cell(row['event'], 10)} "
+            f"{cell(row['version'], 9)} {cell(row['stage'] or '-', 10)} {cell(person(row['by']), 14)}")
+    if not why:
+        return head
+    return head + " " + (clip(why, width - len(head) - 1) if width else " ".join(why.split()))
 
 
 def value_text(value, width: int = 40) -> str:

@@ -9,14 +9,19 @@
 
 from __future__ import annotations
 
+import shlex
+import subprocess
 from pathlib import Path
 from typing import List, Optional
 
+from ..dvc.files import lock_md5s
 from ..errors import RegistryError
 from .evidence import flatten_metrics
 from .settings import load_settings
 from .signature import breaking_changes
 from .stages import Stage
+
+DEFAULT_GIT_REMOTE = "origin"  # what `model-registry push` publishes to without --remote
 
 
 def bounds(name: str, spec) -> tuple[Optional[float], Optional[float]]:
@@ -93,8 +98,33 @@ def artifacts_missing(toplevel: str, info, dvc_remote: Optional[str] = None) -> 
         return str(error)
     if missing:
         return (f"artifacts of {info.tag} are not in the DVC remote ({len(missing)} missing, "
-                f"e.g. {missing[0]}): run `model-registry push` first")
+                f"e.g. {missing[0]}): run `{push_command(toplevel, info, dvc_remote)}` first")
     return None
+
+
+def push_command(toplevel: str, info, dvc_remote: Optional[str] = None) -> str:
+    """The command that puts ``info``'s artifacts in the DVC remote from this repository.
+
+    With a git remote: ``model-registry push`` (the artifacts of every unpublished version,
+    then their tags). Without one that command cannot run, so DVC's own push: of the workspace
+    when its dvc.lock records this version's bundle, else of every tagged commit (``dvc push``
+    takes no single commit)."""
+    remotes = subprocess.run(["git", "remote"], cwd=toplevel, capture_output=True, text=True).stdout.split()
+    named = f" {shlex.quote(dvc_remote)}" if dvc_remote else ""
+    if remotes:
+        remote = "" if DEFAULT_GIT_REMOTE in remotes else f" --remote {shlex.quote(remotes[0])}"
+        return "model-registry push" + remote + (f" --dvc-remote{named}" if named else "")
+    scope = "" if _workspace_records(toplevel, info) else " --all-tags"
+    return "dvc push" + scope + (f" -r{named}" if named else "")
+
+
+def _workspace_records(toplevel: str, info) -> bool:
+    """Whether the working tree's dvc.lock records the bundle ``info`` recorded."""
+    path = info.bundle_path
+    try:
+        return lock_md5s(toplevel, path)["md5"] == lock_md5s(toplevel, path, rev=info.commit)["md5"]
+    except RegistryError:
+        return False
 
 
 def lock_mismatches(toplevel: str) -> List[str]:
