@@ -1,9 +1,10 @@
 """Turn the rendered folder into a ready repository.
 
-Pin the registry distribution to the template commit this project is baked from, record the
-template for cruft, then: git init on `main`, dvc init, the DVC remote, the example family's
-raw data under DVC, families.yaml and dvc.yaml's families block (written by the project's own
-`sync-families`, their one writer), the first composed params.yaml, and one first commit.
+Pin the registry distribution to the template commit this project is baked from (or to what
+VERSIONED_ML_REGISTRY_PIN names: an index version or a URL), record the template for cruft,
+then: git init on `main`, dvc init, the DVC remote, the example family's raw data under DVC,
+families.yaml and dvc.yaml's families block (written by the project's own `sync-families`,
+their one writer), the first composed params.yaml, and one first commit.
 Any failure prints one line and exits non-zero; cookiecutter then removes the project folder.
 
 When cruft renders the template to compute an update (`cruft update`, `cruft diff`), only
@@ -12,6 +13,7 @@ the pin is written: the repository already exists.
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +21,12 @@ from pathlib import Path
 ANSWERS = json.loads({{ cookiecutter | jsonify | tojson }})
 PACKAGE = ANSWERS["package"]
 RAW_DATA = f"data/raw/{ANSWERS['model_family']}.csv"  # the example family's data
-REGISTRY = "versioned-ml-registry[dvc,bundle,serve]"
+# every extra the project's commands need: propose/release (dvc), the bundle contract, serve, report
+REGISTRY = "versioned-ml-registry[dvc,bundle,serve,report]"
+PIN_VARIABLE = "VERSIONED_ML_REGISTRY_PIN"
+# a PEP 440 version (a bare one means ==) or comma-separated specifiers: 0.7.1, ~=0.7, >=0.7,<1
+VERSION_CLAUSE = r"(===?|~=|!=|<=?|>=?)?\s*[0-9][0-9A-Za-z.+!*-]*"
+VERSION_PIN = re.compile(rf"{VERSION_CLAUSE}(\s*,\s*{VERSION_CLAUSE})*")
 # cookiecutter itself sets _output_dir; cruft's rendering for an update does not
 RENDER_ONLY = "_output_dir" not in ANSWERS
 
@@ -98,6 +105,33 @@ def template_source() -> tuple[str | None, str | None, str]:
     return source, commit, f"{REGISTRY} @ git+{url}@{commit}#subdirectory=registry"
 
 
+def chosen_pin(value: str) -> str:
+    """The registry requirement for a VERSIONED_ML_REGISTRY_PIN value: an index version, or a
+    direct URL pip installs (git+https://...@<commit>#subdirectory=registry, file:///...)."""
+    value = value.strip()
+    if "://" in value and value.isascii() and not any(c.isspace() or c in "\"'\\" for c in value):
+        return f"{REGISTRY} @ {value}"
+    if VERSION_PIN.fullmatch(value):
+        return REGISTRY + (value if value[0] in "=~!<>" else f"=={value}")
+    raise SetupError(f"{PIN_VARIABLE}={value!r} is neither a version (0.7.1, ~=0.7) nor a URL pip installs "
+                     "(git+https://HOST/TEMPLATE.git@COMMIT#subdirectory=registry): fix it and bake again")
+
+
+def machine_local(requirement: str) -> str | None:
+    """The location of a pin that only this machine can install (a file:// URL or a folder)."""
+    _, at, location = requirement.partition(" @ ")
+    if at and (location.startswith(("file:", "git+file:")) or "://" not in location):
+        return location
+    return None
+
+
+def registry_version() -> str | None:
+    """The registry version of the template being baked (what an index pin would name)."""
+    version_file = Path(ANSWERS["_repo_dir"], "registry", "src", "versioned_ml_registry", "_version.py")
+    found = re.search(r'__version__ = "([^"]+)"', version_file.read_text()) if version_file.is_file() else None
+    return found.group(1) if found else None
+
+
 def pin_registry(requirement: str) -> None:
     pyproject = Path("pyproject.toml")
     text = pyproject.read_text()
@@ -122,6 +156,8 @@ def record_template(source: str | None, commit: str | None) -> None:
 def main() -> int:
     try:
         source, commit, requirement = template_source()
+        if os.environ.get(PIN_VARIABLE):
+            requirement = chosen_pin(os.environ[PIN_VARIABLE])
         pin_registry(requirement)
         if RENDER_ONLY:
             return 0
@@ -139,14 +175,19 @@ def main() -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"Created {ANSWERS['project']}: git repository on 'main', DVC initialised, {remote}.")
-    if commit is None:
-        print(f"The registry is installed from the template folder ({requirement.split(' @ ')[1]}): "
-              "commit the template and bake again to pin a commit, or edit the "
-              f"'{REGISTRY} @ ...' line of pyproject.toml to pin one (git+URL@commit#subdirectory=registry).")
-    else:
+    if os.environ.get(PIN_VARIABLE):
+        print(f"The registry is pinned to {requirement} ({PIN_VARIABLE}).")
+    elif commit is not None:
         print(f"The registry is pinned to the template commit {commit[:12]}; `cruft update` moves the pin.")
+    local = machine_local(requirement)
+    if local is not None:
+        print(f"The registry pin is machine-local ({local}): teammates and CI cannot install it; re-pin it to a "
+              f"URL or an index version: bake with {PIN_VARIABLE}=git+https://HOST/TEMPLATE.git@COMMIT"
+              f"#subdirectory=registry or {PIN_VARIABLE}={registry_version() or 'X.Y.Z'}, or edit the "
+              f"versioned-ml-registry line of pyproject.toml (README, \"Pin the registry\").")
     print(f"Next: cd {os.getcwd()} && pip install --upgrade pip && pip install -e \".[test]\" && dvc repro")
-    print(f"Your own data: python -m {PACKAGE} add-family NAME --data FILE.csv --target COLUMN (README, \"Families\")")
+    print(f"Your own data: python -m {PACKAGE} add-family {ANSWERS['model_family']} --data FILE --target COLUMN "
+          f"--replace puts a CSV or Parquet file in place of the example (README, \"Families\")")
     return 0
 
 

@@ -2,14 +2,20 @@
 
 import json
 
+import pytest
 import yaml
 
-from baking import bake, copy_project, git, ran_stages, run
+from vml_testkit.bake import bake, copy_project, package_of, ran_stages
+from vml_testkit.git import commit_all, git, run
+from vml_testkit.registry import registry
+
+pytestmark = pytest.mark.slow
 
 FAMILY = "cultivar"
 RAW = f"data/raw/{FAMILY}.csv"
 METRICS = f"metrics/{FAMILY}.json"
-BUNDLE_FILES = {"model.skops", "signature.json", "fingerprint.json", "card.json"}
+BUNDLE_FILES = {"model.skops", "flavor.json", "signature.json", "fingerprint.json", "card.json"}
+STAGES = ("prepare", "train", "evaluate", "package", "propose")
 
 
 def lock_stage(project, name):
@@ -39,7 +45,7 @@ def test_the_lock_pins_data_code_params_and_weights(reproduced):
     model = train["params"]["params.yaml"][f"families.{FAMILY}.model"]
     assert model == yaml.safe_load((reproduced / "params.yaml").read_text())["families"][FAMILY]["model"]
     assert model["name"] == "logistic_regression"
-    assert train["outs"][0]["path"] == f"build/{FAMILY}/model.skops" and train["outs"][0]["md5"]
+    assert train["outs"][0]["path"] == f"build/{FAMILY}/model" and train["outs"][0]["md5"].endswith(".dir")
     assert package["outs"][0]["path"] == f"models/{FAMILY}" and package["outs"][0]["md5"].endswith(".dir")
     assert card["metrics"] == json.loads((reproduced / METRICS).read_text())
     assert card["task"] == "classification" and card["intended_use"].startswith("Classify the cultivar")
@@ -64,13 +70,58 @@ def test_the_bundle_describes_its_interface_and_behaviour(reproduced):
 
 
 def test_a_second_repro_changes_nothing(reproduced):
-    """Only `propose` runs again (it always does, and writes nothing but its report)."""
+    """No stage runs, propose included: a no-op repro starts no command, whatever the family count."""
     lock = (reproduced / "dvc.lock").read_bytes()
     done = run(reproduced, "dvc", "repro")
-    assert ran_stages(done.stdout) == [f"propose@{FAMILY}"]
-    assert "cultivar: MINOR → v0.1.0 (first release)" in done.stdout
+    assert ran_stages(done.stdout) == []
+    assert f"Stage 'propose@{FAMILY}' didn't change, skipping" in done.stdout
+    assert "first release" not in done.stdout, "no proposal is printed when nothing changed"
     assert (reproduced / "dvc.lock").read_bytes() == lock
-    assert run(reproduced, "dvc", "status").stdout.split() == [f"propose@{FAMILY}:", "always", "changed"]
+    assert lock_stage(reproduced, f"propose@{FAMILY}")["deps"][0]["path"] == f"models/{FAMILY}"
+    assert run(reproduced, "dvc", "status").stdout.strip() == "Data and pipelines are up to date."
+
+
+def write_loans(path):
+    """A second family's CSV: two numeric features, one categorical, a yes/no target."""
+    rows = ["income,debt,region,repaid"]
+    for index in range(60):
+        income, debt = 20 + index % 17 * 5, index % 11 * 3
+        rows.append(f"{income},{debt},{('north', 'south', 'east')[index % 3]},{'yes' if income > debt * 1.5 else 'no'}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_propose_reruns_only_for_the_family_whose_inputs_changed(reproduced, tmp_path):
+    """propose@NAME runs when NAME's bundle or registry params change, prints a fresh report,
+    and never for another family; releases work on the reproduced, committed project."""
+    project = copy_project(reproduced, tmp_path / "project", storage=tmp_path / "storage")
+    data = write_loans(tmp_path / "loans.csv")
+    run(project, "python", "-m", package_of(project), "add-family", "loans", "--data", str(data), "--target", "repaid")
+    done = run(project, "dvc", "repro")
+    assert ran_stages(done.stdout) == ["config", *(f"{stage}@loans" for stage in STAGES)]
+    assert "loans: MINOR → v0.1.0 (first release)" in done.stdout
+    commit_all(project, "feat: first models")
+    assert "released cultivar v0.1.0" in registry(project, "release", FAMILY).stdout
+
+    # after the release nothing reruns, so the report printed before it is not printed again
+    done = run(project, "dvc", "repro")
+    assert ran_stages(done.stdout) == [] and "v0.1.0" not in done.stdout
+    assert "identical to v0.1.0" in registry(project, "propose", FAMILY).stdout
+
+    conf = project / "conf" / "families" / f"{FAMILY}.yaml"
+    conf.write_text(conf.read_text().replace("13 chemical measurements.", "13 chemical measurements, 2nd card."))
+    done = run(project, "dvc", "repro")
+    assert ran_stages(done.stdout) == ["config", f"package@{FAMILY}", f"propose@{FAMILY}"]
+    assert f"{FAMILY}: PATCH → v0.1.1 (released: v0.1.0)" in done.stdout and "loans:" not in done.stdout
+
+    conf.write_text(conf.read_text().replace("agreement_threshold: 0.99", "agreement_threshold: 0.98"))
+    assert ran_stages(run(project, "dvc", "repro").stdout) == ["config", f"propose@{FAMILY}"]
+
+    commit_all(project, "docs: a clearer cultivar card")
+    assert "released cultivar v0.1.1" in registry(project, "release", FAMILY, "--if-changed").stdout
+    assert "released loans v0.1.0" in registry(project, "release", "loans", "--if-changed").stdout
+    assert "nothing to release" in registry(project, "release", FAMILY, "--if-changed").stdout
+    assert ran_stages(run(project, "dvc", "repro").stdout) == []
 
 
 def test_the_generated_projects_own_tests_pass(reproduced):

@@ -2,20 +2,28 @@
 `dvc exp run -S` overrides but follows edits in conf/. Generic: these pass for any set of
 families in conf/families/."""
 
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
+from versioned_ml_registry.rules.names import family_problem
 
 from {{ cookiecutter.package }} import families
 from {{ cookiecutter.package }}.config import compose, compose_all, keep_overrides
-from {{ cookiecutter.package }}.data import features, signature
+from {{ cookiecutter.package }}.data import features, missing_values, signature, trusted_types
+from {{ cookiecutter.package }}.estimators import EXTRAS, build_estimator
 from {{ cookiecutter.package }}.evaluate import METRICS
-from {{ cookiecutter.package }}.train import MODELS
+from {{ cookiecutter.package }}.family_conf import models_for
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = str(ROOT / "conf")
 FAMILIES = families.conf_names(str(ROOT / families.CONF_DIR))
-MODEL_CONFS = sorted(path.stem for path in (ROOT / "conf" / "model").glob("*.yaml"))
+
+
+def extra_missing(model: dict) -> str | None:
+    """The extra a model conf needs that is not installed here, if any."""
+    top = str(model.get("_target_", "")).split(".")[0]
+    return EXTRAS[top] if top in EXTRAS and find_spec(top) is None else None
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +34,7 @@ def composed():
 def test_there_is_a_family_and_each_name_is_a_registry_name():
     assert FAMILIES
     for name in FAMILIES:
-        assert families.name_problem(name) is None
+        assert family_problem(name) is None
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -36,7 +44,9 @@ def test_a_family_composes_into_a_consistent_configuration(composed, family):
     assert {"model", "preprocessing", "train", "data", "metrics", "registry", "card"} <= set(conf)
     assert features(conf) and conf["data"]["target"] not in [field["name"] for field in features(conf)]
     signature(conf, ["a", "b"])  # a valid signature.json
-    assert MODELS[conf["model"]["name"]][0] == conf["task"], "the model is for another task"
+    missing_values(conf), trusted_types(conf)  # well formed
+    if not extra_missing(conf["model"]):  # an estimator of the family's task
+        build_estimator(conf["model"], conf["task"], conf["train"]["seed"], f"conf/families/{family}.yaml")
     assert set(conf["metrics"]) <= set(METRICS[conf["task"]])
 
 
@@ -59,8 +69,8 @@ def test_families_yaml_and_dvc_yaml_match_conf(composed):
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_hydra_overrides_reach_one_familys_composition(composed, family):
-    others = [name for name in MODEL_CONFS if MODELS[name][0] == composed[family]["task"]
-              and name != composed[family]["model"]["name"]]
+    others = [name for name in models_for(composed[family]["task"], ROOT / "conf" / "model")
+              if name != composed[family]["model"]["name"]]
     overrides = [f"train.seed={composed[family]['train']['seed'] + 1}"] + ([f"model={others[0]}"] if others else [])
     changed = compose(CONF, family, overrides)
     assert changed["train"]["seed"] == composed[family]["train"]["seed"] + 1
@@ -96,7 +106,7 @@ def test_a_removed_family_leaves_params():
 
 @pytest.mark.parametrize("name", ["Bad", "-x", "x-", "a b", "a/b", "true", "123", "a@b", "a#b", ""])
 def test_names_gto_refuses_are_refused(name):
-    assert families.name_problem(name)
+    assert family_problem(name)
 
 
 def test_the_families_block_round_trips():

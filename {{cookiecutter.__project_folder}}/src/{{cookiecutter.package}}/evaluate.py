@@ -2,19 +2,22 @@
 
 Classification: accuracy, macro F1, ROC AUC (binary only); plot: the confusion matrix.
 Regression: RMSE, MAE, R²; plot: predicted against actual. The family conf's ``metrics``
-list chooses among them. Predictions go through the bundle contract's ``predict``, exactly as
-serving calls the model.
+list chooses among them. Predictions (and, for ROC AUC, probabilities) go through the bundle
+contract's ``predict`` and ``predict_proba``, exactly as serving calls the model, whatever its
+flavor.
 
 Usage (dvc.yaml runs it per family): python -m {{ cookiecutter.package }}.evaluate FAMILY
 """
 
 import math
-import sys
 
-from versioned_ml_registry.bundle import load_model_file, predict
+from versioned_ml_registry.bundle import labels_of, load_model_file, predict, predict_proba
 
-from .data import DataError, matrix, signature, targets, task
-from .files import family_params, metrics_file, model_file, plot_file, prepared_dir, read_csv, write_csv, write_json
+from .data import targets, task, trusted_types
+from .errors import ProjectError, run_stage
+from .files import (family_params, metrics_file, model_dir, plot_file, prepared_dir, read_json, require_file,
+                    trained_signature, write_csv, write_json)
+from .tables import read_rows
 
 METRICS = {
     "classification": ("accuracy", "f1_macro", "roc_auc"),
@@ -27,12 +30,12 @@ def wanted_metrics(conf: dict) -> list[str]:
     names = list(conf.get("metrics") or METRICS[family_task])
     unknown = [name for name in names if name not in METRICS[family_task]]
     if unknown:
-        raise DataError(f"metrics {', '.join(unknown)} do not apply to {family_task}: "
-                        f"choose among {', '.join(METRICS[family_task])}")
+        raise ProjectError(f"metrics {', '.join(unknown)} do not apply to {family_task}: "
+                           f"choose among {', '.join(METRICS[family_task])}")
     return names
 
 
-def classification_scores(names, model, conf, rows, actual, predicted) -> dict:
+def classification_scores(names, model, signature, rows, actual, predicted) -> dict:
     from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
     scores = {}
@@ -41,12 +44,12 @@ def classification_scores(names, model, conf, rows, actual, predicted) -> dict:
     if "f1_macro" in names:
         scores["f1_macro"] = f1_score(actual, predicted, average="macro")
     if "roc_auc" in names:
-        classes = [str(label) for label in model.classes_]
+        classes = labels_of(signature)
         if len(classes) != 2:
-            raise DataError(f"roc_auc needs two classes, the family has {len(classes)}: drop it from metrics")
+            raise ProjectError(f"roc_auc needs two classes, the family has {len(classes)}: drop it from metrics")
         if len(set(actual)) < 2:
-            raise DataError("roc_auc needs both classes in the test split: raise data.test_size")
-        positive = model.predict_proba(matrix(conf, rows))[:, 1]
+            raise ProjectError("roc_auc needs both classes in the test split: raise data.test_size")
+        positive = [row[1] for row in predict_proba(model, signature, rows)]
         scores["roc_auc"] = roc_auc_score([label == classes[1] for label in actual], positive)
     return scores
 
@@ -64,14 +67,13 @@ def regression_scores(names, actual, predicted) -> dict:
     return scores
 
 
-def evaluate(conf: dict, model, rows: list[dict]) -> tuple[dict, list[dict]]:
-    """(metrics, plot rows) of ``model`` on ``rows``."""
+def evaluate(conf: dict, model, signature: dict, rows: list[dict]) -> tuple[dict, list[dict]]:
+    """(metrics, plot rows) of ``model``, trained for ``signature``, on ``rows``."""
     names = wanted_metrics(conf)
-    labels = list(model.classes_) if task(conf) == "classification" else None
-    predicted = predict(model, signature(conf, labels), rows)
+    predicted = predict(model, signature, rows)
     actual = targets(conf, rows)
     if task(conf) == "classification":
-        scores = classification_scores(names, model, conf, rows, actual, predicted)
+        scores = classification_scores(names, model, signature, rows, actual, predicted)
     else:
         scores = regression_scores(names, actual, predicted)
     pairs = [{"actual": a, "predicted": p} for a, p in zip(actual, predicted)]
@@ -80,11 +82,13 @@ def evaluate(conf: dict, model, rows: list[dict]) -> tuple[dict, list[dict]]:
 
 def main(family: str) -> None:
     conf = family_params(family)
-    model = load_model_file(model_file(family))
-    metrics, pairs = evaluate(conf, model, read_csv(f"{prepared_dir(family)}/test.csv"))
+    folder = require_file(model_dir(family), folder=True)
+    signature = read_json(trained_signature(family))
+    model = load_model_file(folder, trusted_types(conf), signature)
+    metrics, pairs = evaluate(conf, model, signature, read_rows(f"{prepared_dir(family)}/test.csv"))
     write_json(metrics_file(family), metrics)
     write_csv(plot_file(family, task(conf)), pairs, ["actual", "predicted"])
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    run_stage(main)

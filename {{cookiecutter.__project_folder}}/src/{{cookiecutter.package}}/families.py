@@ -13,13 +13,12 @@ Both are written only by tools (the bake, `add-family` and `sync-families`, from
 conf/families/), and the `config` stage refuses to run when they disagree with conf/families/.
 """
 
-import json
-import re
 from pathlib import Path
 
 import yaml
 
 from .files import PLOT_FILES
+from .yaml_scalars import quoted, scalar
 
 CONF_DIR = "conf/families"
 FAMILIES_FILE = "families.yaml"
@@ -29,30 +28,10 @@ BEGIN = "# >>> families:"
 END = "# <<< families"
 FIX = f"run `python -m {__package__} sync-families` and commit {FAMILIES_FILE} and {DVC_YAML}"
 
-# A family name is a GTO artifact name (and a git tag prefix, a file name, a dvc.yaml key).
-NAME = re.compile(r"[a-z0-9]([a-z0-9_-]*[a-z0-9])?")
-# names YAML 1.1 or 1.2 reads as something other than a string when unquoted
-YAML_SCALAR = re.compile(r"[0-9][0-9_]*(e-?[0-9]+)?|0x[0-9a-f_]+|0o[0-7_]+|0b[01_]+"
-                         r"|y|n|yes|no|on|off|true|false|null")
-# git writes a tag as .git/refs/tags/<tag>.lock: the longest tag is <name>@v<3 x 10 digits>
-NAME_LIMIT = 255 - len(".lock") - len("@v" + ".".join(["9" * 10] * 3))
-
 PLOTS = {  # task -> how DVC draws its plot file (files.PLOT_FILES)
     "classification": {"template": "confusion", "title": "confusion matrix on the test split"},
     "regression": {"template": "scatter", "title": "predicted vs actual on the test split"},
 }
-
-
-def name_problem(name: str) -> str | None:
-    """Why ``name`` cannot be a family name, or None."""
-    if not NAME.fullmatch(name):
-        return (f"family name {name!r} is not allowed: use lowercase letters, digits, '-' and '_', "
-                "starting and ending with a letter or digit")
-    if YAML_SCALAR.fullmatch(name):
-        return f"family name {name!r} reads as a number or boolean in YAML: choose another"
-    if len(name) > NAME_LIMIT:
-        return f"family name is {len(name)} characters long: at most {NAME_LIMIT}"
-    return None
 
 
 def conf_names(conf_dir: str = CONF_DIR) -> list[str]:
@@ -63,12 +42,6 @@ def conf_names(conf_dir: str = CONF_DIR) -> list[str]:
 def entries_from(composed: dict) -> dict:
     """name -> {"data": raw data file, "task": task} from the composed families."""
     return {name: {"data": conf["data"]["raw"], "task": conf["task"]} for name, conf in sorted(composed.items())}
-
-
-def scalar(text: str) -> str:
-    """A path as a YAML scalar: bare when that reads back as the same string."""
-    return text if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_./-]*", text) and not YAML_SCALAR.fullmatch(text) \
-        else json.dumps(text)
 
 
 def families_text(entries: dict) -> str:
@@ -99,14 +72,14 @@ def block_text(entries: dict) -> str:
                       f"      template: {plot['template']}",
                       "      x: actual",
                       "      y: predicted",
-                      f"      title: {json.dumps(name + ': ' + plot['title'])}"]
+                      f"      title: {quoted(name + ': ' + plot['title'])}"]
         lines.append("artifacts:")
         for name, entry in entries.items():
             desc = f"the {name} model bundle ({entry['task']}): see docs/BUNDLE.md"
             lines += [f"  {name}:",
                       f"    path: models/{name}",
                       "    type: model",
-                      f"    desc: {json.dumps(desc)}",
+                      f"    desc: {quoted(desc)}",
                       "    labels:",
                       "      - scikit-learn",
                       "      - tabular",

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from .errors import ProjectError
+
 PARAMS_FILE = "params.yaml"
 
 
@@ -16,8 +18,14 @@ def prepared_dir(family: str) -> str:
     return f"data/prepared/{family}"
 
 
-def model_file(family: str) -> str:
-    return f"build/{family}/model.skops"
+def model_dir(family: str) -> str:
+    """The trained model, in its flavor's format (the registry's ``save_model_dir``), and the
+    signature it was trained for (``trained_signature``)."""
+    return f"build/{family}/model"
+
+
+def trained_signature(family: str) -> str:
+    return f"{model_dir(family)}/signature.json"
 
 
 def metrics_file(family: str) -> str:
@@ -40,8 +48,20 @@ def bundle_dir(family: str) -> str:
     return f"models/{family}"
 
 
+def require_file(path: str, folder: bool = False) -> str:
+    """``path``, or ProjectError when there is no such file (``folder``: no such folder)."""
+    if not (Path(path).is_dir() if folder else Path(path).is_file()):
+        raise ProjectError(f"{path} is missing: `dvc pull` fetches DVC-tracked files, "
+                           "`dvc repro` makes the pipeline's")
+    return path
+
+
 def read_params(path: str = PARAMS_FILE) -> dict:
-    return yaml.safe_load(Path(path).read_text()) or {}
+    try:
+        params = yaml.safe_load(Path(require_file(path)).read_text())
+    except yaml.YAMLError:
+        raise ProjectError(f"{path} is not valid YAML: run `dvc repro`, its config stage writes it") from None
+    return params if isinstance(params, dict) else {}
 
 
 def family_params(family: str, path: str = PARAMS_FILE) -> dict:
@@ -49,14 +69,9 @@ def family_params(family: str, path: str = PARAMS_FILE) -> dict:
     families = read_params(path).get("families") or {}
     if family not in families:
         known = ", ".join(sorted(families)) or "none"
-        raise SystemExit(f"error: {path} has no family {family!r} (families: {known}): "
-                         f"add conf/families/{family}.yaml and run `dvc repro`")
+        raise ProjectError(f"{path} has no family {family!r} (families: {known}): "
+                           f"add conf/families/{family}.yaml and run `dvc repro`")
     return families[family]
-
-
-def read_csv(path: str) -> list[dict]:
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        return list(csv.DictReader(handle))
 
 
 def write_csv(path: str, rows: list[dict], columns: list[str]) -> None:
@@ -68,7 +83,10 @@ def write_csv(path: str, rows: list[dict], columns: list[str]) -> None:
 
 
 def read_json(path: str):
-    return json.loads(Path(path).read_text())
+    try:
+        return json.loads(Path(require_file(path)).read_text())
+    except ValueError as exc:
+        raise ProjectError(f"{path} is not valid JSON ({exc}): run `dvc repro` to write it afresh") from None
 
 
 def write_json(path: str, data) -> None:

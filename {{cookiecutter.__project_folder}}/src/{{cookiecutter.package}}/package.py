@@ -1,57 +1,63 @@
 """The `package` stage of one family: write its bundle, models/<family>/, through the
-registry's bundle contract (see docs/BUNDLE.md).
+registry's bundle contract (see docs/BUNDLE.md): the model's files in its flavor's format,
+flavor.json (with the family's reviewed ``trusted_types``), the signature, the behaviour
+fingerprint on the probe set and the card.
 
 The card's text (description, intended use, limitations, owners) is the family conf's
-``card:``; the stage adds the data and code md5s, the params, the metrics and the serving
-requirements.
+``card:``; the stage adds the data and code md5s, the params, the metrics, the flavor and the
+serving requirements.
 
 Usage (dvc.yaml runs it per family): python -m {{ cookiecutter.package }}.package FAMILY
 """
 
 import platform
-import sys
 from importlib.metadata import version
 
-from versioned_ml_registry.bundle import load_model_file, md5_file, write_bundle
+from versioned_ml_registry.bundle import md5_file, write_bundle
 
-from .data import signature, task
-from .files import bundle_dir, family_params, metrics_file, model_file, prepared_dir, read_csv, read_json
+from .data import setting, task, trusted_types
+from .errors import run_stage
+from .files import (bundle_dir, family_params, metrics_file, model_dir, prepared_dir, read_json, require_file,
+                    trained_signature)
+from .tables import read_rows
 
 # the code that turns raw records into the model's input, recorded in the card
 PREPROCESSING_CODE = [f"src/{__package__}/features.py", f"src/{__package__}/data.py"]
 SERVING_PACKAGES = ["scikit-learn", "skops", "numpy"]
+# a flavor's own library, which serving needs beside them
+FLAVOR_PACKAGES = {"xgboost": "xgboost", "lightgbm": "lightgbm"}
 CONFIGURATION = ("task", "data", "preprocessing", "model", "train")
 
 
-def requirements() -> dict:
+def requirements(flavor: str) -> dict:
     python = ".".join(platform.python_version_tuple()[:2])
-    return {"python": python, "packages": {name: version(name) for name in SERVING_PACKAGES}}
+    names = SERVING_PACKAGES + ([FLAVOR_PACKAGES[flavor]] if flavor in FLAVOR_PACKAGES else [])
+    return {"python": python, "packages": {name: version(name) for name in names}}
 
 
-def card(family: str, conf: dict, metrics: dict) -> dict:
-    raw = conf["data"]["raw"]
+def card(family: str, conf: dict, metrics: dict, flavor: dict) -> dict:
+    raw = require_file(setting(conf, "data.raw"))
     return {
         "family": family,
         **(conf.get("card") or {}),
         "task": task(conf),
         "data_version": {raw: md5_file(raw)},
         "preprocessing": {path: md5_file(path) for path in PREPROCESSING_CODE},
-        "params": {key: conf[key] for key in CONFIGURATION},
+        "params": {key: setting(conf, key) for key in CONFIGURATION},
         "metrics": metrics,
-        "requirements": requirements(),
+        "model": {"flavor": flavor.get("flavor"), "estimator": flavor.get("estimator")},
+        "requirements": requirements(flavor.get("flavor")),
     }
-
-
-def labels_of(model, conf: dict) -> list[str] | None:
-    return [str(label) for label in model.classes_] if task(conf) == "classification" else None
 
 
 def main(family: str) -> None:
     conf = family_params(family)
-    model = load_model_file(model_file(family))
-    write_bundle(bundle_dir(family), model_file(family), signature(conf, labels_of(model, conf)),
-                 read_csv(f"{prepared_dir(family)}/probe.csv"), card(family, conf, read_json(metrics_file(family))))
+    folder = require_file(model_dir(family), folder=True)
+    flavor = read_json(f"{folder}/flavor.json")
+    write_bundle(bundle_dir(family), folder, read_json(trained_signature(family)),
+                 read_rows(f"{prepared_dir(family)}/probe.csv"),
+                 card(family, conf, read_json(metrics_file(family)), flavor), trusted_types(conf))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    run_stage(main)
