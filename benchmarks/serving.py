@@ -5,16 +5,27 @@ One run builds a real registry (git + DVC, released bundles; the helpers of
 vml_testkit.serving, the test toolkit) and prints one table:
 
 * throughput, p50 and p99 latency at 1, 8 and 32 concurrent clients over 127.0.0.1, one
-  record per request (both servers up at once, measured in turns at each level), for `model-registry serve` (validation, routing, ledger, metrics) and a
-  baseline: the same bundle's pipeline (loaded once, through `load_model`) in a bare Starlette
-  app on uvicorn that parses the JSON and predicts, with no validation and no ledger. Both run
-  the model call the same way (in Starlette's thread pool); each client is a thread with one
-  keep-alive connection, in this process;
+  record per request (every server up at once, measured in turns at each level), for
+  `model-registry serve` (validation, routing, ledger, metrics) over `/v1` and over the Open
+  Inference Protocol (`/v2/.../infer`), the same with `--durable-ledger` (an answer waits for
+  its row's commit), and a baseline: the same bundle's pipeline (loaded once, through
+  `load_model`) in a bare Starlette app on uvicorn that parses the JSON (both protocols) and
+  predicts, with no validation and no ledger. All run the model call the same way (in
+  Starlette's thread pool); each client is a thread with one keep-alive connection, in this
+  process; and the peer: MLServer 1.7.1's scikit-learn runtime (its own venv,
+  ``.cache/mlserver-venv``) serving the same fitted pipeline, over its V2 ``infer``. MLServer
+  loads joblib files only, so the benchmark writes the pipeline it loaded through ``load_model``
+  as one, for MLServer alone; its request is one ``[N, 3]`` FP64 tensor (its numpy codec);
+* Ray Serve (``--engine ray``) with 1 and 2 replicas per family, V2 ``infer`` at the same
+  levels, one after the other (each on a local Ray instance of its own);
+* the p99 of a small request alone, and while two other clients send ~1 MB bodies without
+  pause, for ``model-registry serve`` (orjson, parsing and validation in the thread pool) and
+  the bare app (the standard library's json on the event loop, as the server parsed before);
 * the time from a `promote` or a `rollback` (the moment its tags are written) to the first
   answer from the new version, with the server polling the tags every 1 s, and with the
   deployer calling `POST /v1/reload` right after the command.
 
-    python benchmarks/serving.py            # about a minute
+    python benchmarks/serving.py            # a few minutes (the first run builds MLServer's venv)
     python benchmarks/serving.py --quick    # fewer requests: smoke run
 """
 
@@ -53,17 +64,25 @@ def baseline(root: str, port: int) -> None:
         records = json.loads(await request.body())["records"]
         return JSONResponse({"predictions": await run_in_threadpool(model.predict, records)})
 
+    async def infer(request: Request):
+        inputs = json.loads(await request.body())["inputs"]
+        records = [dict(zip([i["name"] for i in inputs], row)) for row in zip(*(i["data"] for i in inputs))]
+        labels = await run_in_threadpool(model.predict, records)
+        return JSONResponse({"model_name": FAMILY, "outputs": [{"name": "predict", "datatype": "BYTES",
+                                                                "shape": [len(labels)], "data": labels}]})
+
     async def healthz(request: Request):
         return JSONResponse({"status": "ok"})
 
     app = Starlette(routes=[Route(f"/v1/models/{FAMILY}/predict", predict, methods=["POST"]),
+                            Route(f"/v2/models/{FAMILY}/infer", infer, methods=["POST"]),
                             Route("/healthz", healthz)])
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 # ---- clients -----------------------------------------------------------------------------
 
-def start(command: list, log: Path, port: int):
+def start(command: list, log: Path, port: int, ready: str = "/healthz", timeout: float = 120):
     from vml_testkit.net import poll
     from vml_testkit.serving import Client
 
@@ -74,25 +93,37 @@ def start(command: list, log: Path, port: int):
         if proc.poll() is not None:
             raise RuntimeError(f"{command[2:4]} exited: {log.read_text()[-2000:]}")
         try:
-            return Client(port).request("GET", "/healthz")[0] == 200
+            return Client(port).request("GET", ready)[0] == 200
         except OSError:
             return False
-    poll(up, 120, "the server to answer /healthz")
+    poll(up, timeout, f"the server to answer {ready}")
     return proc
 
 
-def load(port: int, clients: int, requests: int, records: list) -> dict:
-    """``requests`` spread over ``clients`` threads: req/s, p50 and p99 in ms."""
+def v1_call(records: list) -> tuple:
+    return f"/v1/models/{FAMILY}/predict", {"records": records}
+
+
+def v2_call(records: list) -> tuple:
+    inputs = [{"name": name, "datatype": "FP64", "shape": [len(records)], "data": [r[name] for r in records]}
+              for name in records[0]]
+    return f"/v2/models/{FAMILY}/infer", {"inputs": inputs}
+
+
+def load(port: int, clients: int, requests: int, call: tuple) -> dict:
+    """``requests`` POSTs of ``call`` (path, body) spread over ``clients`` threads: req/s, p50
+    and p99 in ms."""
     from vml_testkit.serving import Client
 
     latencies, failures = [], []
     per_client = requests // clients
+    path, body = call
 
     def run():
         client, mine = Client(port), []
         for _ in range(per_client):
             started = time.perf_counter()
-            status, _, _ = client.predict(FAMILY, records)
+            status, _, _ = client.request("POST", path, body)
             mine.append(time.perf_counter() - started)
             if status != 200:
                 failures.append(status)
@@ -141,9 +172,68 @@ def switches(root: Path, port: int, reload: bool, records: list) -> dict:
     return times
 
 
-def ours(root: Path, port: int, interval: float, work: Path) -> list:
+def ours(root: Path, port: int, interval: float, work: Path, *options: str) -> list:
     return [sys.executable, "-m", "versioned_ml_registry", "--repo", str(root), "serve", "--port", str(port),
-            "--interval", str(interval), "--ledger", str(work / f"ledger-{port}.sqlite")]
+            "--interval", str(interval), "--ledger", str(work / f"ledger-{port}.sqlite"), *options]
+
+
+def mlserver_call(records: list) -> tuple:
+    return f"/v2/models/{FAMILY}/infer", {"inputs": [{"name": "input-0", "datatype": "FP64",
+                                                      "shape": [len(records), len(records[0])],
+                                                      "data": [list(r.values()) for r in records]}]}
+
+
+def mlserver(root: Path, port: int, work: Path) -> list:
+    """MLServer's command, serving the production pipeline of ``root`` (written as joblib for it)."""
+    import joblib
+
+    from versioned_ml_registry import load_model
+    from vml_testkit.net import free_port
+    from vml_testkit.venvs import MLSERVER_REQUIREMENTS, ensure_venv, venv_bin
+
+    folder = work / "mlserver"
+    (folder / FAMILY).mkdir(parents=True)
+    joblib.dump(load_model(FAMILY, stage="production", repo=str(root)).model, folder / FAMILY / "model.joblib")
+    (folder / FAMILY / "model-settings.json").write_text(json.dumps(
+        {"name": FAMILY, "implementation": "mlserver_sklearn.SKLearnModel", "parameters": {"uri": "./model.joblib"}}))
+    (folder / "settings.json").write_text(json.dumps(
+        {"http_port": port, "grpc_port": free_port(), "metrics_port": free_port(), "debug": False}))
+    return [str(venv_bin(ensure_venv("mlserver-venv", MLSERVER_REQUIREMENTS), "mlserver")), "start", str(folder)]
+
+
+# (column, server, protocol): what each column of the table measures
+COLUMNS = (("v1", "ours", v1_call), ("v2", "ours", v2_call), ("v1 durable", "durable", v1_call),
+           ("bare v1", "baseline", v1_call), ("bare v2", "baseline", v2_call), ("mlserver v2", "mlserver", mlserver_call))
+
+
+def large_bodies(port: int, call, records: list, small: int) -> tuple[float, float]:
+    """p99 ms of ``small`` one-record requests alone, then while two clients send ~1 MB bodies."""
+    big = [{name: value + 0.123456789012345 for name, value in records[0].items()}] * 9000
+    alone = load(port, 1, small, call(records))["p99"]
+    stop, errors = threading.Event(), []
+
+    def flood():
+        from vml_testkit.serving import Client
+
+        client, (path, body) = Client(port), call(big)
+        data = json.dumps(body).encode()
+        while not stop.is_set():
+            status, _, _ = client.request("POST", path, raw=data)
+            if status != 200:
+                errors.append(status)
+
+    floods = [threading.Thread(target=flood) for _ in range(2)]
+    for thread in floods:
+        thread.start()
+    try:
+        busy = load(port, 1, small, call(records))["p99"]
+    finally:
+        stop.set()
+        for thread in floods:
+            thread.join()
+    if errors:
+        raise RuntimeError(f"{len(errors)} large requests failed: {errors[:3]}")
+    return alone, busy
 
 
 def main() -> None:
@@ -169,22 +259,41 @@ def main() -> None:
         base.mkdir()
         build_registry(base)
         records = probe(base / "proj", FAMILY, 1)
-        rows, procs, ports = {"baseline": {}, "ours": {}}, [], {}
+        rows, procs, ports = {column: {} for column, _, _ in COLUMNS}, [], {}
         try:
-            for name in rows:  # both up at once, measured in turns: drift in the machine's load hits both
+            for name in ("ours", "durable", "baseline", "mlserver"):  # all up at once, measured in turns
                 root = copy_registry(base, work / f"{name}-copy")
                 ports[name] = free_port()
                 command = ([sys.executable, __file__, "--baseline", str(root), str(ports[name])]
-                           if name == "baseline" else ours(root, ports[name], 1.0, work))
-                procs.append(start(command, work / f"{name}.log", ports[name]))
-                load(ports[name], 4, 200, records)  # warm up
+                           if name == "baseline" else mlserver(root, ports[name], work) if name == "mlserver" else
+                           ours(root, ports[name], 1.0, work, *(["--durable-ledger"] if name == "durable" else [])))
+                procs.append(start(command, work / f"{name}.log", ports[name],
+                                   f"/v2/models/{FAMILY}/ready" if name == "mlserver" else "/healthz"))
+                warm = mlserver_call if name == "mlserver" else v1_call
+                load(ports[name], 4, 200, warm(records))
             for clients in LEVELS:
-                for name in rows:
-                    rows[name][clients] = load(ports[name], clients, counts[clients], records)
+                for column, server, call in COLUMNS:
+                    rows[column][clients] = load(ports[server], clients, counts[clients], call(records))
+            small = int(400 * scale)
+            flooded = {"v1": large_bodies(ports["ours"], v1_call, records, small),
+                       "bare v1": large_bodies(ports["baseline"], v1_call, records, small)}
         finally:
             for proc in procs:
                 proc.terminate()
                 proc.wait(60)
+
+        on_ray = {}
+        for replicas in (1, 2):
+            root = copy_registry(base, work / f"ray-{replicas}")
+            port = free_port()
+            proc = start(ours(root, port, 1.0, work, "--engine", "ray", "--replicas", str(replicas)),
+                         work / f"ray-{replicas}.log", port, timeout=300)
+            try:
+                load(port, 4, 200, v2_call(records))
+                on_ray[replicas] = {clients: load(port, clients, counts[clients], v2_call(records)) for clients in LEVELS}
+            finally:
+                proc.terminate()
+                proc.wait(120)
 
         switched = {}
         for mode, interval, reload in (("polling every 1 s", 1.0, False), ("POST /v1/reload", 3600.0, True)):
@@ -198,17 +307,27 @@ def main() -> None:
                 proc.wait(60)
 
     print(f"serving {FAMILY} over 127.0.0.1, 1 record per request ({os.cpu_count()} CPUs, clients in one process)")
-    print(f"{'measure':<56} {'model-registry':>15} {'baseline':>10} {'ratio':>7}")
+    names = [column for column, _, _ in COLUMNS]
+    print(f"{'measure':<40}" + "".join(f"{name:>12}" for name in names)
+          + f"{'v2/bare':>9}{'v2/mlserver':>12}{'durable/v1':>11}")
     for clients in LEVELS:
-        o, b = rows["ours"][clients], rows["baseline"][clients]
-        print(f"{f'{clients} client(s): requests/s ({counts[clients]} requests)':<56} {o['rps']:>15.0f} "
-              f"{b['rps']:>10.0f} {o['rps'] / b['rps']:>7.2f}")
-        for key in ("p50", "p99"):
-            print(f"{f'{clients} client(s): {key} ms':<56} {o[key]:>15.2f} {b[key]:>10.2f} {o[key] / b[key]:>7.2f}")
+        for key, label in (("rps", f"requests/s ({counts[clients]} requests)"), ("p50", "p50 ms"), ("p99", "p99 ms")):
+            values = {name: rows[name][clients][key] for name in names}
+            shown = "".join(f"{values[name]:>12.0f}" if key == "rps" else f"{values[name]:>12.2f}" for name in names)
+            print(f"{f'{clients} client(s): {label}':<40}{shown}{values['v2'] / values['bare v2']:>9.2f}"
+                  f"{values['v2'] / values['mlserver v2']:>12.2f}{values['v1 durable'] / values['v1']:>11.2f}")
+    for replicas, levels in on_ray.items():
+        for clients in LEVELS:
+            o = levels[clients]
+            print(f"{f'ray serve, {replicas} replica(s), v2, {clients} client(s): req/s, p50, p99 ms':<56} "
+                  f"{o['rps']:>7.0f} {o['p50']:>7.2f} {o['p99']:>7.2f}")
+    for name, (alone, busy) in flooded.items():
+        print(f"{f'small request p99 ms, alone / with 1 MB bodies: {name}':<56} {alone:>7.2f} / {busy:.2f} "
+              f"({busy / alone:.2f}x)")
     for mode, times in switched.items():
         for event, values in times.items():
             shown = " / ".join(f"{t:.2f}" for t in values)
-            print(f"{f'{event} -> first answer from it, {mode} (s)':<56} {shown:>15} {'-':>10} {'':>7}")
+            print(f"{f'{event} -> first answer from it, {mode} (s)':<56} {shown:>15}")
 
 
 if __name__ == "__main__":

@@ -257,6 +257,34 @@ def test_every_new_family_is_served_by_its_production_tag(released):
                                                                   "island": "biscoe"}])
         assert status == 200 and body["predictions"] == ["gentoo"], body
 
+        # the same through the Open Inference Protocol, from tritonclient: text and categories
+        # as BYTES, integers as INT64, probabilities from a booster
+        import numpy as np
+        import tritonclient.http as triton
+
+        client = triton.InferenceServerClient(url=f"127.0.0.1:{server.port}")
+        json_body = {"Content-Type": "application/json"}
+
+        def column(name, values, datatype):
+            tensor = triton.InferInput(name, [len(values)], datatype)
+            tensor.set_data_from_numpy(np.array(values, dtype=object if datatype == "BYTES" else None),
+                                       binary_data=False)
+            return tensor
+
+        result = client.infer("intent", [column("utterance", ["cancel the reservation please"], "BYTES")],
+                              headers=json_body)
+        assert [v.decode() if isinstance(v, bytes) else v for v in result.as_numpy("predict").tolist()] == ["cancel"]
+        inputs = [column("bill_length", [47.0], "FP64"), column("bill_depth", [14.8], "FP64"),
+                  column("flipper", [219], "INT64"), column("mass", [5100], "INT64"),
+                  column("island", ["biscoe"], "BYTES")]
+        result = client.infer("species_lgbm", inputs, headers=json_body, request_id="penguin-1",
+                              outputs=[triton.InferRequestedOutput(name, binary_data=False)
+                                       for name in ("predict", "predict_proba")])
+        assert result.get_response()["model_version"] == "v0.1.0" and result.get_response()["id"] == "penguin-1"
+        assert [v.decode() if isinstance(v, bytes) else v for v in result.as_numpy("predict").tolist()] == ["gentoo"]
+        assert abs(result.as_numpy("predict_proba").sum() - 1.0) < 1e-6
+        client.close()
+
 
 def test_untrusted_types_lists_nothing_to_review_for_these_models(released):
     project = released[0]

@@ -14,18 +14,15 @@ import sys
 
 import pytest
 
-from vml_testkit.evidence import copy_registry
 from vml_testkit.net import poll
-from vml_testkit.serving import FAMILY, REGRESSION, Server, probe
+from vml_testkit.serving import FAMILY, REGRESSION, probe, serving_copy
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def server(serving_base, tmp_path_factory):
-    root = copy_registry(serving_base, tmp_path_factory.mktemp("served") / "copy")
-    with Server(root, "--interval", "0.5") as running:
-        running.wait_healthy()
+    with serving_copy(serving_base, tmp_path_factory.mktemp("served"), "--interval", "0.5") as running:
         yield running
 
 

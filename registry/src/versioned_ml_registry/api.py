@@ -209,16 +209,31 @@ def push(repo: RepoLike = None, remote: str = "origin", dvc_remote: str | None =
 
 def serve(repo: RepoLike = None, **options) -> None:
     """Run the HTTP server until SIGINT/SIGTERM (see :mod:`.serve.app`); ``options`` are the
-    settings of :func:`.serve.settings.serve_settings` (None: from params.yaml or the default)."""
+    settings of :func:`.serve.settings.serve_settings` (None: from params.yaml or the default),
+    and ``engine`` (``local``: one process; ``ray``: Ray Serve, :mod:`.serve.ray_engine`) with
+    its ``replicas`` per family and the cluster ``address`` (default: a local Ray instance)."""
     from .serve.settings import serve_settings
 
+    engine, replicas, address = options.pop("engine", "local"), options.pop("replicas", 1), options.pop("address", None)
+    if engine not in ("local", "ray"):
+        raise RegistryError(f"unknown engine {engine!r}: local (one process) or ray (Ray Serve replicas)")
+    if engine == "local" and (replicas != 1 or address is not None):
+        raise RegistryError("--replicas and --address need --engine ray")
+    if not isinstance(replicas, int) or not 1 <= replicas <= 1000:
+        raise RegistryError(f"--replicas must be from 1 to 1000, not {replicas!r}")
     r = open_repo(repo)
     settings = serve_settings(r.toplevel, r.family_names(), **options)
     try:
         from .serve.app import run
     except ImportError:
         raise missing_extra("model-registry serve", "serve") from None
-    run(settings)
+    if engine == "local":
+        return run(settings)
+    try:
+        from .serve.ray_engine import run as run_on_ray
+    except ImportError:
+        raise missing_extra("model-registry serve --engine ray", "ray") from None
+    run_on_ray(settings, replicas, address)
 
 
 def _ledger(repo: RepoLike, ledger: str | None):

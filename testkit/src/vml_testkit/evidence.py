@@ -189,6 +189,7 @@ def copy_registry(base: Path, target: Path) -> Path:
     """A full copy of a repository built by ``init_repo`` under ``base`` (repository, DVC cache and
     remote, git remote, without temp folders or earlier copies); returns the copy's repository."""
     shutil.copytree(base, target, symlinks=True, ignore=shutil.ignore_patterns("tmp", "site-cache", "copy*"))
-    config = target / "proj" / ".dvc" / "config"
-    config.write_text(config.read_text().replace(str(base.resolve()), str(target.resolve())))
+    # the copy's own remote, in the git-ignored local config: the committed one stays as it is
+    (target / "proj" / ".dvc" / "config.local").write_text(
+        f"['remote \"local\"']\n    url = {(target / 'remote').resolve()}\n")
     return target / "proj"

@@ -15,6 +15,7 @@ starts ``python -m versioned_ml_registry serve`` on a free port and talks HTTP t
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -23,7 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .evidence import init_repo, lock_md5, record, write_bundle
+from .evidence import copy_registry, init_repo, lock_md5, record, write_bundle
 from .git import git
 from .net import free_port, poll
 from .registry import FakeProposal, write_release
@@ -183,6 +184,15 @@ class Server:
     def __exit__(self, *exc):
         if self.proc.poll() is None:
             self.stop()
+
+
+@contextlib.contextmanager
+def serving_copy(base: Path, folder: Path, *options: str):
+    """A healthy ``Server`` on a copy (in ``folder``) of the registry ``build_registry`` made in
+    ``base``; stopped on exit."""
+    with Server(copy_registry(base, folder / "copy"), *options) as running:
+        running.wait_healthy()
+        yield running
 
 
 def probe(root: Path, family: str, n: int = 5) -> list:

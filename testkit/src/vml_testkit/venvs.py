@@ -1,6 +1,7 @@
 """Helper virtualenvs under the cache folder (``paths.cache_dir()``), each built once from a
 requirements file shipped beside this module: moto's S3 server (installing moto next to dvc-s3
-would upgrade botocore past aiobotocore's pin) and actionlint."""
+would upgrade botocore past aiobotocore's pin), actionlint, and MLServer (the serving
+benchmark's peer)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from .paths import cache_dir
 HERE = Path(__file__).resolve().parent
 MOTO_REQUIREMENTS = HERE / "moto-requirements.txt"
 LINT_REQUIREMENTS = HERE / "lint-requirements.txt"
+MLSERVER_REQUIREMENTS = HERE / "mlserver-requirements.txt"
 
 
 class ServerError(RuntimeError):

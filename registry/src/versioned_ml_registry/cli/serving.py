@@ -30,14 +30,32 @@ def add_serve(sub):
                         help="keep each request's input in the ledger (the default)")
     inputs.add_argument("--hash-inputs-only", dest="store_inputs", action="store_const", const=False,
                         help="keep only the sha256 of each request's input")
+    durable = p.add_mutually_exclusive_group()
+    durable.add_argument("--durable-ledger", dest="durable_ledger", action="store_const", const=True, default=None,
+                         help="answer only after the decision's ledger row is committed to disk, with group "
+                              "commit (the default)")
+    durable.add_argument("--fast-ledger", dest="durable_ledger", action="store_const", const=False,
+                         help="answer at once; rows are committed within 50 ms (a crash loses the last ones)")
     p.add_argument("--canary-percent", action="append", default=None, metavar="[FAMILY=]N",
                    help="share of requests a live canary gets (repeatable; default: 10)")
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local: one process (the default); ray: Ray Serve, a deployment of --replicas per family "
+                        "(the ray extra)")
+    p.add_argument("--replicas", type=int, default=1, help="with --engine ray: replicas per family (default: 1)")
+    p.add_argument("--address", default=None,
+                   help="with --engine ray: the Ray cluster to join (default: start a local Ray instance)")
+    p.add_argument("--insecure", action="store_true",
+                   help="listen beyond loopback without a token. The token is never an option: set "
+                        "MODEL_REGISTRY_TOKEN, or MODEL_REGISTRY_TOKEN_FILE naming a file that holds it; "
+                        "then /v1/reload and /v2/repository/* need `Authorization: Bearer <token>` "
+                        "(predict and infer too with params.yaml serving.auth.predict: true)")
 
 
 def cmd_serve(args) -> int:
     api.serve(args.repo, families=args.family, host=args.host, port=args.port, follow=args.follow,
               remote=args.remote, interval=args.interval, ledger=args.ledger, store_inputs=args.store_inputs,
-              canary_percent=args.canary_percent)
+              canary_percent=args.canary_percent, insecure=args.insecure,
+              durable_ledger=args.durable_ledger, engine=args.engine, replicas=args.replicas, address=args.address)
     return 0
 
 
@@ -51,7 +69,7 @@ def add_decisions(sub):
     listing = actions.add_parser("list", help="decisions filtered by family, version, route and time")
     listing.add_argument("--family")
     listing.add_argument("--version")
-    listing.add_argument("--route", choices=["production", "canary", "shadow"])
+    listing.add_argument("--route", choices=["production", "canary", "shadow", "pinned"])
     listing.add_argument("--since", help="unix seconds or ISO 8601 (UTC unless it says otherwise)")
     listing.add_argument("--until", help="unix seconds or ISO 8601")
     listing.add_argument("--limit", type=int, default=100, help="the newest N matching (default: 100)")

@@ -1,16 +1,21 @@
 """The decision ledger: which version made every prediction, on what, in embedded SQLite.
 
-One row per decision: request id, time, family, version, commit, route (production, canary
-or shadow), the sha256 of the canonical input, the input itself (or only its hash), the output
-and the latency. Rows are hash-chained: a row's ``hash`` is the sha256 of its content and the
-previous row's hash, and a one-row ``head`` table holds the last row's number and hash. So an
-edited row breaks its own hash, a deleted row breaks the chain at the next one, and a deleted
-tail no longer reaches the head. (Whoever can rewrite the whole file can rewrite the chain:
-keep the head hash ``verify`` prints somewhere else to detect that.)
+One row per decision: request id, time, family, version, commit, route (production, canary,
+shadow, or pinned: a V2 request naming its version), the sha256 of the canonical input, the
+input itself (or only its hash), the output and the latency. Rows are hash-chained: a row's
+``hash`` is the sha256 of its content and the previous row's hash, and a one-row ``head``
+table holds the last row's number and hash. So an edited row breaks its own hash, a deleted
+row breaks the chain at the next one, and a deleted tail no longer reaches the head.
+(Whoever can rewrite the whole file can rewrite the chain: keep the head hash ``verify``
+prints somewhere else to detect that.)
 
 :class:`LedgerWriter` appends off the request path: ``append`` puts a decision on a queue;
 one thread takes what arrives within 50 ms (up to 1,000 rows) and inserts it in one
-transaction. ``close`` drains the queue, so a clean shutdown loses no row. The database is in
+transaction. ``close`` drains the queue, so a clean shutdown loses no row. A durable writer
+(``durable=True``) is for when a crash must not lose an answered decision: ``append`` returns
+a future that completes once the row is committed (``synchronous=FULL``: on disk, not only in
+the OS), and the server answers only then. It does not linger: it commits at once everything
+queued, so requests that arrive during one commit share the next (group commit). The database is in
 WAL mode: readers (``model-registry decisions``) never block the writer. Reading:
 :mod:`.queries`.
 """
@@ -24,7 +29,8 @@ import queue
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, List, Optional
 
@@ -88,6 +94,7 @@ class Decision:
     records: list
     predictions: list
     latency_ms: float
+    committed: Optional[Future] = field(default=None, compare=False, repr=False)  # a durable writer's
 
     def row(self, seq: int, prev_hash: str, store_inputs: bool) -> dict:
         text = canonical(self.records)
@@ -100,8 +107,9 @@ class Decision:
         return row
 
 
-def connect(path, readonly: bool = False) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit); WAL for the writer."""
+def connect(path, readonly: bool = False, durable: bool = False) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit); WAL for the writer, each
+    commit synced to disk when ``durable``."""
     if readonly:
         if not Path(path).is_file():
             raise RegistryError(f"no decision ledger at {path} (the server writes it; see --ledger)")
@@ -109,18 +117,18 @@ def connect(path, readonly: bool = False) -> sqlite3.Connection:
     else:
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
     conn.execute("PRAGMA busy_timeout=10000")
     conn.row_factory = sqlite3.Row
     return conn
 
 
-def open_ledger(path) -> sqlite3.Connection:
+def open_ledger(path, durable: bool = False) -> sqlite3.Connection:
     """The ledger at ``path`` ready to append to (created with its schema when new)."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = connect(path)
+        conn = connect(path, durable=durable)
         conn.executescript(SCHEMA)
     except (OSError, sqlite3.Error) as exc:
         raise RegistryError(f"cannot open the decision ledger at {path}: {exc}") from None
@@ -156,23 +164,30 @@ _STOP = object()
 class LedgerWriter:
     """Appends decisions on its own thread, in batches of up to ``batch`` rows."""
 
-    def __init__(self, path, store_inputs: bool = True, batch: int = 1000, linger: float = 0.05):
+    def __init__(self, path, store_inputs: bool = True, batch: int = 1000, linger: float = 0.05,
+                 durable: bool = False):
         self.path = Path(path)
         self.store_inputs = store_inputs
         self.batch = batch
-        self.linger = linger
+        self.durable = durable
+        self.linger = 0.0 if durable else linger
         self.written = 0
         self.error: Optional[str] = None  # the last write failure, while it lasts
-        self._conn = open_ledger(self.path)
+        self._conn = open_ledger(self.path, durable)
         self._queue: "queue.SimpleQueue" = queue.SimpleQueue()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
         self._thread.start()
 
-    def append(self, decision: Decision) -> None:
+    def append(self, decision: Decision) -> Optional[Future]:
+        """Queue ``decision``; a durable writer returns a future done once its row is committed
+        (its exception: the row could not be written)."""
         if self._closed:
             raise RegistryError("the decision ledger is closed")
+        if self.durable:
+            decision = replace(decision, committed=Future())
         self._queue.put(decision)
+        return decision.committed
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until everything appended so far is written."""
@@ -217,12 +232,15 @@ class LedgerWriter:
     def _write(self, decisions: List[Decision], stopping: bool) -> None:
         try:
             self._insert_retrying(decisions, stopping)
+            _settle(decisions, None)
         except (TypeError, ValueError):  # not JSON (the server never sends such): write the others
             for decision in decisions:
                 try:
                     self._insert_retrying([decision], stopping)
+                    _settle([decision], None)
                 except (TypeError, ValueError) as exc:
                     log.error(f"decision {decision.request_id} cannot be written to the ledger: {exc}")
+                    _settle([decision], RegistryError(f"decision {decision.request_id} cannot be written: {exc}"))
 
     def _insert_retrying(self, decisions: List[Decision], stopping: bool) -> None:
         """Insert, retrying while the database refuses (full disk, a long lock): a row is given
@@ -240,5 +258,18 @@ class LedgerWriter:
                 log.error(self.error)
                 if stopping and attempts >= 60:
                     log.error(f"{len(decisions)} decisions were not written to {self.path}")
+                    _settle(decisions, RegistryError(self.error))
+                    decisions = []
                     return
                 time.sleep(1.0)
+
+
+def _settle(decisions: List[Decision], failure: Optional[Exception]) -> None:
+    """Complete the durable futures of ``decisions``: committed, or ``failure``."""
+    for decision in decisions:
+        committed = decision.committed
+        if committed is not None and not committed.done():
+            if failure is None:
+                committed.set_result(None)
+            else:
+                committed.set_exception(failure)

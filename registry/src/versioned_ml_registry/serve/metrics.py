@@ -2,7 +2,8 @@
 
 * ``model_requests_total{family,version,route,code}``: prediction requests answered;
 * ``model_request_errors_total{family,version,kind}``: refused or failed ones (``invalid``,
-  ``too_large``, ``unavailable``, ``failed``);
+  ``rejected`` (values the model cannot use), ``too_large``, ``media_type``, ``timeout``,
+  ``unavailable``, ``ledger`` (a durable row not written), ``failed`` (the model's own failure));
 * ``model_request_latency_seconds{family,version,route}``: a histogram, request to answer;
 * ``model_shadow_total{family,version,outcome}``: shadow copies (``answered``, ``failed``,
   ``dropped`` when the shadow queue is full);

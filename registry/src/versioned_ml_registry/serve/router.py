@@ -28,6 +28,8 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass, replace
 from typing import Callable, Dict, List, Optional
 
+import numpy
+
 from ..bundle.loading import Predictor
 from ..errors import RegistryError
 from ..rules.stages import Stage
@@ -195,6 +197,11 @@ class FamilyRouter:
                 found.append(f"the rollback target {h.previous} failed to load: {self._failed[h.previous]}")
             return found
 
+    def verified(self, version: str) -> Optional[Predictor]:
+        """``version`` if it is loaded and its fingerprint verified here, else None."""
+        with self._lock:
+            return self._loaded.get(version)
+
     def view(self) -> dict:
         with self._lock:
             routes, h = self.routes, self.holders
@@ -207,10 +214,34 @@ class FamilyRouter:
                 "swaps": list(self.swaps)}
 
 
+class Rejected(RegistryError):
+    """The model could not use values that passed validation (e.g. ±1e308 overflowing it):
+    the caller's input, answered as a refusal, never counted as the model's failure."""
+
+
 def answer(predictor: Predictor, records: list) -> list:
-    """``predictor``'s predictions for validated records; a number that is not finite is a
-    failure of the model (JSON has no NaN), never an answer."""
-    predictions = predictor.predict(records)
+    """``predictor``'s predictions for validated records. A number that is not finite (JSON has
+    no NaN), or the model refusing the values (a ValueError, or numpy overflowing on them), is
+    :class:`Rejected`."""
+    try:
+        with numpy.errstate(over="raise"):
+            predictions = predictor.predict(records)
+    except (ValueError, ArithmeticError) as exc:
+        raise Rejected(f"{predictor.family} {predictor.version} cannot use these values: {one_line(exc)}") from None
     if any(isinstance(value, float) and not math.isfinite(value) for value in predictions):
-        raise RegistryError(f"{predictor.family} {predictor.version} predicted a number that is not finite")
+        raise Rejected(f"{predictor.family} {predictor.version} cannot use these values: "
+                       "its prediction is not a finite number")
     return predictions
+
+
+def class_probabilities(predictor: Predictor, records: list) -> List[List[float]]:
+    """``predictor``'s class probabilities for validated records (:func:`answer`'s rules)."""
+    try:
+        with numpy.errstate(over="raise"):
+            rows = predictor.predict_proba(records)
+    except (ValueError, ArithmeticError) as exc:
+        raise Rejected(f"{predictor.family} {predictor.version} cannot use these values: {one_line(exc)}") from None
+    if any(not math.isfinite(value) for row in rows for value in row):
+        raise Rejected(f"{predictor.family} {predictor.version} cannot use these values: "
+                       "a probability is not a finite number")
+    return rows

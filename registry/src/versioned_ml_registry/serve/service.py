@@ -1,7 +1,8 @@
-"""The serving process's parts, wired together: one router per family (:mod:`.router`), the
-tag follower (:mod:`.follower`), the ledger writer (:mod:`..ledger.store`), the shadow runner
-(:mod:`.shadow`) and the metrics (:mod:`.metrics`); and what ``/v1/models`` and ``/healthz``
-report. The HTTP layer is :mod:`.app`."""
+"""The single-process server's parts, wired together: one router per family (:mod:`.router`),
+the tag follower (:mod:`.follower`), the ledger writer (:mod:`..ledger.store`), the shadow
+runner (:mod:`.shadow`), the metrics (:mod:`.metrics`) and the data plane over them
+(:mod:`.plane`); and what ``/v1/models`` and ``/healthz`` report. It is the backend the HTTP
+layer (:mod:`.app`) calls."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict
 
+from starlette.concurrency import run_in_threadpool
+
 from ..bundle.loading import load_for_serving
 from ..ledger.store import LedgerWriter
 from ..tags.repo import Repo
 from .follower import Follower
 from .metrics import Metrics
+from .plane import DataPlane, Reply
 from .router import FamilyRouter
 from .settings import DEFAULT_LEDGER, ServeSettings
 from .shadow import ShadowRunner
@@ -25,7 +29,7 @@ class Service:
     def __init__(self, settings: ServeSettings):
         self.settings = settings
         self._ignore_ledger_dir(settings)
-        self.ledger = LedgerWriter(settings.ledger, settings.store_inputs)
+        self.ledger = LedgerWriter(settings.ledger, settings.store_inputs, durable=settings.durable_ledger)
         # one loader thread: loads never compete with each other for the CPU, and the most
         # urgent (production) is queued first
         self.loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loader")
@@ -36,6 +40,16 @@ class Service:
                                  settings.interval)
         self.metrics = Metrics(lambda: self.routers)
         self.shadow = ShadowRunner(self.ledger, self.metrics)
+        self.plane = DataPlane(self.routers, self.ledger, self.metrics, self.shadow, settings.limits)
+
+    @property
+    def families(self) -> list:
+        return list(self.routers)
+
+    async def call(self, family: str, method: str, *args) -> Reply:
+        """A data-plane method for ``family``'s request (here: in this process)."""
+        found = getattr(self.plane, method)(family, *args)
+        return await found if hasattr(found, "__await__") else found
 
     def load(self, family: str, version: str):
         return load_for_serving(Repo(self.settings.toplevel), family, version)
@@ -59,14 +73,23 @@ class Service:
         self.shadow.close()
         self.ledger.close()
 
-    def reload(self, timeout: float = 120.0) -> dict:
+    async def reload(self, timeout: float = 120.0) -> dict:
         """Read the tags now (retrying versions that failed), wait for the loads that started,
         and report what serves."""
-        futures = self.follower.refresh(retry_failed=True)
-        concurrent.futures.wait(futures, timeout=timeout)
-        return self.view()
+        futures = await run_in_threadpool(self.follower.refresh, True)
+        await run_in_threadpool(concurrent.futures.wait, futures, timeout)
+        return self.report()
 
-    def view(self) -> dict:
+    async def view(self) -> dict:
+        return self.report()
+
+    async def index(self) -> list:
+        return self.plane.index()
+
+    async def health(self) -> tuple[int, dict]:
+        return self.check()
+
+    def report(self) -> dict:
         return {"families": {name: router.view() for name, router in self.routers.items()},
                 "follow": {"mode": self.settings.follow, "interval": self.settings.interval,
                            "remote": self.settings.remote if self.settings.follow == "remote" else None,
@@ -74,7 +97,7 @@ class Service:
                 "ledger": {"path": str(self.settings.ledger), "written": self.ledger.written,
                            "problem": self.ledger.error}}
 
-    def health(self) -> tuple[int, dict]:
+    def check(self) -> tuple[int, dict]:
         """(200, ...) when every family has a verified production version serving, else 503.
         ``status`` is ``degraded`` when everything serves but something is wrong (a holder that
         failed its checks, unreadable tags, an unreachable remote, the ledger)."""

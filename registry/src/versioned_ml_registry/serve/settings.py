@@ -8,25 +8,32 @@ the defaults below. Every setting is optional::
       follow: local             # or remote: `git fetch` the families' tags from `remote` first
       remote: origin
       interval: 1.0             # seconds between two reads of the tags
-      ledger: .model-registry/ledger.sqlite   # relative to the repository
+      ledger: .model-registry/ledger.sqlite   # relative to the repository; or a mapping:
+      # ledger: {path: .model-registry/ledger.sqlite, durable: false}   answer before the commit
       store_inputs: true        # false: the ledger keeps only each input's sha256
       canary_percent: 10        # or per family: {cultivar: 20, default: 10}
+      body_timeout: 30          # seconds a request body may take to arrive (then 408)
+      auth:
+        predict: false          # true: predict and infer need the token too (serve.auth)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Mapping, Optional
 
 from ..dvc.files import read_params
 from ..errors import RegistryError
+from .auth import TOKEN_ENV, TOKEN_FILE_ENV, check_exposure, load_token
 from .validation import Limits
 
 FOLLOW_MODES = ("local", "remote")  # where the follower reads the tags: local refs or the git remote
 
 DEFAULT_LEDGER = ".model-registry/ledger.sqlite"
 DEFAULT_CANARY_PERCENT = 10.0
+DURABLE_BY_DEFAULT = True  # an answer waits for its ledger row's commit (group commit)
 
 
 @dataclass
@@ -39,9 +46,13 @@ class ServeSettings:
     remote: str = "origin"
     interval: float = 1.0
     ledger: Path = Path(DEFAULT_LEDGER)
+    durable_ledger: bool = True
     store_inputs: bool = True
     canary_percent: Dict[str, float] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
+    token: Optional[str] = field(default=None, repr=False)  # serve.auth: from the environment only
+    protect_predict: bool = False
+    insecure: bool = False
 
 
 def params_serving(toplevel: str) -> dict:
@@ -100,7 +111,9 @@ def serve_settings(toplevel: str, known_families: List[str], families: Optional[
                    host: Optional[str] = None, port: Optional[int] = None, follow: Optional[str] = None,
                    remote: Optional[str] = None, interval: Optional[float] = None,
                    ledger: Optional[str] = None, store_inputs: Optional[bool] = None,
-                   canary_percent: Optional[List[str]] = None) -> ServeSettings:
+                   canary_percent: Optional[List[str]] = None, insecure: bool = False,
+                   durable_ledger: Optional[bool] = None,
+                   environ: Optional[Mapping[str, str]] = None) -> ServeSettings:
     """The settings for serving ``toplevel``: the options given (None: not given) over
     params.yaml over the defaults. ``known_families``: the families the repository has."""
     conf = params_serving(toplevel)
@@ -127,9 +140,54 @@ def serve_settings(toplevel: str, known_families: List[str], families: Optional[
         raise RegistryError(f"serving setting interval must be from 0.05 to 3600 seconds, not {settings.interval}")
     if not 0 <= settings.port <= 65535:
         raise RegistryError(f"serving setting port {settings.port} is not a TCP port")
+    body_seconds = _choose("body_timeout", None, conf, Limits().body_seconds, float)
+    if not 0.1 <= body_seconds <= 3600:
+        raise RegistryError(f"serving setting body_timeout must be from 0.1 to 3600 seconds, not {body_seconds}")
+    settings.limits = replace(settings.limits, body_seconds=body_seconds)
     settings.ledger = ledger_path(toplevel, ledger, conf)
+    settings.durable_ledger = ledger_durable(durable_ledger, conf)
     settings.canary_percent = canary_percents(settings.families, conf.get("canary_percent"), canary_percent)
+    settings.token = load_token(os.environ if environ is None else environ)
+    settings.protect_predict = auth_predict(conf.get("auth"))
+    if settings.protect_predict and settings.token is None:
+        raise RegistryError(f"serving setting auth.predict is true but no token is set: set {TOKEN_ENV} or {TOKEN_FILE_ENV}")
+    settings.insecure = insecure
+    check_exposure(settings.host, settings.token, insecure)
     return settings
+
+
+def auth_predict(configured) -> bool:
+    """params.yaml's ``serving.auth.predict`` (default false)."""
+    if configured is None:
+        return False
+    if not isinstance(configured, dict) or set(configured) - {"predict"}:
+        raise RegistryError("serving setting auth must be a mapping with only predict: true or false")
+    value = configured.get("predict", False)
+    if not isinstance(value, bool):
+        raise RegistryError(f"serving setting auth.predict must be true or false, not {value!r}")
+    return value
+
+
+def _ledger_conf(conf: dict) -> dict:
+    """params.yaml's ``serving.ledger``: a path, or ``{path: ..., durable: ...}``."""
+    configured = conf.get("ledger", DEFAULT_LEDGER)
+    if isinstance(configured, str):
+        configured = {"path": configured}
+    if not isinstance(configured, dict) or set(configured) - {"path", "durable"}:
+        raise RegistryError("serving setting ledger must be a path, or a mapping with path and durable")
+    path = configured.get("path", DEFAULT_LEDGER)
+    if not isinstance(path, str) or not path:
+        raise RegistryError("serving setting ledger must be a path")
+    return {"path": path, "durable": configured.get("durable", DURABLE_BY_DEFAULT)}
+
+
+def ledger_durable(option: Optional[bool], conf: dict) -> bool:
+    """``--durable-ledger`` / ``--fast-ledger``, else params.yaml's ``serving.ledger.durable``
+    (default true: benchmarks/serving.py measured p50 1.11x of the fast ledger at 8 clients)."""
+    value = option if option is not None else _ledger_conf(conf)["durable"]
+    if not isinstance(value, bool):
+        raise RegistryError(f"serving setting ledger.durable must be true or false, not {value!r}")
+    return value
 
 
 def ledger_path(toplevel: Optional[str], option: Optional[str], conf: Optional[dict] = None) -> Path:
@@ -141,7 +199,4 @@ def ledger_path(toplevel: Optional[str], option: Optional[str], conf: Optional[d
         raise RegistryError("name the ledger with --ledger PATH (or run inside the repository)")
     if conf is None:
         conf = params_serving(toplevel)
-    configured = conf.get("ledger", DEFAULT_LEDGER)
-    if not isinstance(configured, str) or not configured:
-        raise RegistryError("serving setting ledger must be a path")
-    return Path(toplevel) / configured
+    return Path(toplevel) / _ledger_conf(conf)["path"]

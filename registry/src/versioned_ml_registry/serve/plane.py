@@ -1,0 +1,220 @@
+"""The data plane: a decision from a request body, whichever protocol or engine carries it.
+
+``DataPlane`` holds the families' routers (:mod:`.router`), the ledger, the metrics and the
+shadow runner. ``predict`` (our ``/v1``) and ``infer`` (the Open Inference Protocol,
+:mod:`.v2`) take a body that HTTP has already read: they choose the version (the tags' route,
+or a version named in the path), parse and validate the body against that version's signature
+off the event loop, run the model, write the decision to the ledger (waiting for its commit
+when the ledger is durable), count it and queue its shadow copy. Each returns a :class:`Reply`
+(status, JSON body, headers), refusals included, so that the single-process server
+(:mod:`.app`) and a Ray Serve replica (:mod:`.ray_engine`) answer alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional
+
+from starlette.concurrency import run_in_threadpool
+
+from ..ledger.store import Decision
+from . import v2
+from .router import FamilyRouter, Rejected, Unavailable, answer, class_probabilities, one_line
+from .validation import Invalid, Limits, parse_body, quote, records_of, validate_records, wants_probabilities
+
+log = logging.getLogger("model_registry.serve")
+
+PINNED = "pinned"  # the route of a request that names its version (V2 .../versions/{version}/infer)
+
+
+@dataclass
+class Reply:
+    """An HTTP answer, as plain data (it crosses process boundaries under Ray)."""
+
+    status: int
+    body: Any
+    headers: Dict[str, str] = field(default_factory=dict)
+
+
+class Refused(Exception):
+    """A request answered with an error: its HTTP status, one line, and what else the body holds."""
+
+    def __init__(self, status: int, message: str, headers: Optional[dict] = None, **extra):
+        super().__init__(message)
+        self.status, self.message, self.headers, self.extra = status, message, headers or {}, extra
+
+    def reply(self) -> Reply:
+        return Reply(self.status, {"error": self.message, **self.extra}, self.headers)
+
+
+def clip(text: str, limit: int = 60) -> str:
+    """Client text echoed in an error, cut to ``limit`` characters."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def v1_records(raw: bytes, signature: dict, limits: Limits) -> tuple[list, bool]:
+    """(records, probabilities asked for) of a /v1 body."""
+    body = parse_body(raw, limits)
+    records = records_of(body, limits)
+    if not records:
+        raise Invalid([{"record": None, "field": None, "error": "no records: send at least one"}])
+    return validate_records(signature, records), wants_probabilities(body)
+
+
+def v2_request(raw: bytes, signature: dict, probabilities: bool, limits: Limits) -> v2.InferRequest:
+    """The decoded and validated V2 request."""
+    request = v2.decode_infer(parse_body(raw, limits), signature, probabilities, limits)
+    validate_records(signature, request.records)
+    return request
+
+
+def run_model(predictor, records: list, probabilities: bool) -> tuple[list, Optional[list]]:
+    return answer(predictor, records), (class_probabilities(predictor, records) if probabilities else None)
+
+
+class DataPlane:
+    def __init__(self, routers: Dict[str, FamilyRouter], ledger, metrics, shadow, limits: Limits):
+        self.routers = routers
+        self.ledger = ledger  # anything with append(Decision) -> Optional[Future] (durable: the commit)
+        self.metrics = metrics
+        self.shadow = shadow
+        self.limits = limits
+
+    # ---- choosing the version ---------------------------------------------------------------
+    def router_of(self, family: str) -> FamilyRouter:
+        router = self.routers.get(family)
+        if router is None:
+            raise Refused(404, f"family {clip(family)!r} is not served here (served: {', '.join(self.routers)})")
+        return router
+
+    def choose(self, family: str, key: Optional[str], version: Optional[str] = None):
+        """(router, route, predictor): the tags' choice, or the named version when it is verified here."""
+        router = self.router_of(family)
+        if version is not None:
+            predictor = router.verified(version) or router.verified(f"v{version}")
+            if predictor is None:
+                raise Refused(404, f"{family} {quote(version)} is not loaded and verified here "
+                                   f"(loaded: {', '.join(router.view()['loaded']) or 'none'})")
+            return router, PINNED, predictor
+        try:
+            route, predictor = router.routes.choose(key)
+        except Unavailable as exc:
+            self.metrics.refused(family, "", "", 503, "unavailable")
+            raise Refused(503, str(exc)) from None
+        return router, route, predictor
+
+    # ---- decisions ----------------------------------------------------------------------------
+    async def decide(self, router: FamilyRouter, route: str, predictor, records: list, probabilities: bool,
+                     started: float, received: float, headers: dict, request_id: Optional[str] = None,
+                     refusal: int = 422) -> tuple[str, list, Optional[list]]:
+        """Run the model, write the decision to the ledger, count it, and queue its shadow copy.
+        Values the model cannot use are the caller's: ``refusal`` status, no decision."""
+        family, metrics = router.family, self.metrics
+        try:
+            predictions, probs = await run_in_threadpool(run_model, predictor, records, probabilities)
+        except Rejected as exc:
+            metrics.refused(family, predictor.version, route, refusal, "rejected")
+            raise Refused(refusal, str(exc), headers) from None
+        except Exception as exc:  # noqa: BLE001 - one line to the caller, no traceback
+            metrics.refused(family, predictor.version, route, 500, "failed")
+            log.error(f"{family} {predictor.version} failed on a request: {one_line(exc)}")
+            raise Refused(500, f"{family} {predictor.version} failed on these records: {one_line(exc)}", headers) from None
+        request_id = request_id or uuid.uuid4().hex
+        elapsed = time.perf_counter() - started
+        committed = self.ledger.append(Decision(request_id, received, family, predictor.version, predictor.commit,
+                                                route, records, predictions, elapsed * 1000))
+        if committed is not None:  # a durable ledger: answer only once the row is on disk
+            try:
+                await asyncio.wrap_future(committed)
+            except Exception as exc:  # noqa: BLE001
+                metrics.refused(family, predictor.version, route, 503, "ledger")
+                raise Refused(503, f"the decision could not be written to the ledger: {one_line(exc)}", headers) from None
+        metrics.answered(family, predictor.version, route, elapsed)
+        headers["X-Request-Id"] = request_id
+        shadow = router.routes.shadow if route != PINNED else None
+        if shadow is not None:
+            self.shadow.submit(shadow, request_id, records)  # queued: it never delays the answer
+        return request_id, predictions, probs
+
+    async def predict(self, family: str, raw: bytes, key: Optional[str], started: float, received: float) -> Reply:
+        """``POST /v1/models/{family}/predict``."""
+        try:
+            router, route, predictor = self.choose(family, key)
+            headers = {"X-Model-Version": predictor.version, "X-Model-Route": route}
+            try:
+                records, probabilities = await run_in_threadpool(v1_records, raw, predictor.signature, self.limits)
+                if probabilities and not predictor.has_probabilities:
+                    raise Invalid([{"record": None, "field": None,
+                                    "error": f"{family} {predictor.version} gives no class probabilities"}])
+            except Invalid as exc:
+                self.metrics.refused(family, predictor.version, route, 422, "invalid")
+                raise Refused(422, str(exc), headers, family=family, version=predictor.version, errors=exc.errors,
+                              errors_total=exc.total) from None
+            request_id, predictions, probs = await self.decide(router, route, predictor, records, probabilities,
+                                                               started, received, headers)
+        except Refused as refused:
+            return refused.reply()
+        body = {"family": family, "version": predictor.version, "request_id": request_id, "predictions": predictions}
+        if probs is not None:
+            body.update(labels=predictor.labels, probabilities=probs)
+        return Reply(200, body, headers)
+
+    async def infer(self, family: str, version: Optional[str], raw: bytes, key: Optional[str], started: float,
+                    received: float) -> Reply:
+        """``POST /v2/models/{family}[/versions/{version}]/infer``: refusals are 400, as the protocol says."""
+        try:
+            router, route, predictor = self.choose(family, key, version)
+            headers = {"X-Model-Version": predictor.version, "X-Model-Route": route}
+            try:
+                asked = await run_in_threadpool(v2_request, raw, predictor.signature, predictor.has_probabilities,
+                                                self.limits)
+            except Invalid as exc:
+                self.metrics.refused(family, predictor.version, route, 400, "invalid")
+                raise Refused(400, str(exc), headers, errors=exc.errors, errors_total=exc.total) from None
+            request_id, predictions, probs = await self.decide(
+                router, route, predictor, asked.records, v2.PREDICT_PROBA in asked.outputs, started, received,
+                headers, asked.id, refusal=400)
+        except Refused as refused:
+            return refused.reply()
+        return Reply(200, v2.encode_infer(family, predictor.version, request_id, asked.outputs, predictions, probs),
+                     headers)
+
+    # ---- what serves ----------------------------------------------------------------------------
+    def served(self, family: str, version: Optional[str]):
+        router = self.router_of(family)
+        if version is not None:
+            return router, self.choose(family, None, version)[2]
+        return router, router.routes.production
+
+    def model(self, family: str, version: Optional[str]) -> Reply:
+        """``GET /v2/models/{family}[/versions/{version}]``."""
+        try:
+            router, predictor = self.served(family, version)
+            if predictor is None:
+                raise Refused(503, f"no verified version of {family} is serving yet (see /healthz)")
+        except Refused as refused:
+            return refused.reply()
+        versions = [predictor.version] if version is not None else router.view()["loaded"]
+        return Reply(200, v2.model_metadata(family, versions, predictor.signature, predictor.has_probabilities))
+
+    def model_ready(self, family: str, version: Optional[str]) -> Reply:
+        """``GET /v2/models/{family}[/versions/{version}]/ready``."""
+        try:
+            _, predictor = self.served(family, version)
+        except Refused as refused:
+            return refused.reply()
+        ready = predictor is not None
+        return Reply(200 if ready else 503, {"name": family, "ready": ready})
+
+    def index(self) -> list:
+        """The repository extension's index: each family's production version and state."""
+        found = []
+        for name, router in self.routers.items():
+            serving = router.routes.production
+            found.append({"name": name, "version": serving.version if serving else None,
+                          "state": "READY" if serving else "UNAVAILABLE", "reason": "; ".join(router.problems())})
+        return found
