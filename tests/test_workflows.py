@@ -209,7 +209,7 @@ def test_setup_is_the_projects(rendered):
         if name == "deploy.yml":  # only the registry, as pinned (test_deploy_installs_the_pinned_registry)
             _index(runs, "versioned-ml-registry")
         else:  # the project with its pinned registry and test tools, as a developer installs it
-            _index(runs, 'pip install -e ".[test]"')
+            _index(runs, 'pip install -e ".[test,xgboost,lightgbm]"')
 
 
 # The deploy job's install step: a python program (reading pyproject.toml) and its arguments.

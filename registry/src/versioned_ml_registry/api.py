@@ -48,6 +48,20 @@ def resolve(repo: RepoLike = None, family: str = None, stage: str = "production"
     return r.family(family).holder_version(r.stage(stage))
 
 
+def resolution(repo: RepoLike = None, family: str = None, stage: str = "production") -> dict:
+    """``resolve`` with what makes it doubtful: ``{"version", "problems"}``, the problems being
+    other versions tagged at the holder's commit (one line each; the holder stays the version
+    its stage tag assigned)."""
+    r = open_repo(repo)
+    fam = r.family(family)
+    version = fam.holder_version(r.stage(stage))
+    others = fam.others_at(version) if version else []
+    problems = [f"{family} {' and '.join(others)} {'is' if len(others) == 1 else 'are'} also tagged at the commit "
+                f"of {stage} {version}: still {version}, as its stage tag assigned; `model-registry verify` lists it"
+                ] if others else []
+    return {"version": version, "problems": problems}
+
+
 def resolve_commit(repo: RepoLike = None, family: str = None, stage: str = "production") -> str | None:
     """The commit of the holder of ``stage``, or None."""
     r = open_repo(repo)

@@ -56,10 +56,14 @@ def add_resolve(sub):
 
 
 def cmd_resolve(args) -> int:
-    version = api.resolve(args.repo, args.family, args.stage)
+    found = api.resolution(args.repo, args.family, args.stage)
+    version = found["version"]
     if args.json:
-        print_json({"family": args.family, "stage": args.stage, "version": version})
-    elif version is None:
+        print_json({"family": args.family, "stage": args.stage, **found})
+        return 0 if version else 1
+    for problem in found["problems"]:
+        print(f"warning: {problem}", file=sys.stderr)
+    if version is None:
         print(f"{args.family}: stage {args.stage} is empty", file=sys.stderr)
     else:
         print(version)

@@ -52,13 +52,15 @@ class Follower:
             futures: List[Future] = []
             for name, router in self.routers.items():
                 try:
-                    holders = Holders.of(self._repo.family_state(name))
+                    fam = self._repo.family_state(name)
+                    holders = Holders.of(fam)
                 except RegistryError as exc:
                     if router.tag_problem != str(exc):
                         log.error(f"{name}: cannot read its tags: {exc}")
                     router.tag_problem = str(exc)
                     continue
                 router.tag_problem = None
+                router.tag_warnings = fam.problems()  # e.g. a second version tagged at a holder's commit
                 futures += router.want(holders, retry_failed)
             self.last_read = time.time()
             return futures

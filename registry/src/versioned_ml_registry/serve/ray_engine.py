@@ -122,6 +122,7 @@ class FamilyModel:
         """Serve what ``config`` says: switch to what is loaded, load and verify the rest (a
         failed load keeps the old version serving), then report ``epoch`` applied."""
         self.router.tag_problem = config.get("problem")
+        self.router.tag_warnings = list(config.get("warnings") or [])
         if config.get("holders") is not None:
             futures = self.router.want(Holders(**config["holders"]), retry_failed=bool(config.get("retry")))
             concurrent.futures.wait(futures, timeout=300)
@@ -235,6 +236,7 @@ class HolderSink:
         self.family = family
         self.holders: Optional[Holders] = None
         self.tag_problem: Optional[str] = None
+        self.tag_warnings: List[str] = []
 
     def want(self, holders: Holders, retry_failed: bool = False) -> list:
         self.holders = holders
@@ -266,7 +268,7 @@ class FollowerActor:
             self.follower.refresh()
             self.retries += retry_failed
             configs = {name: {"holders": asdict(sink.holders) if sink.holders else None,
-                              "problem": sink.tag_problem, "retry": self.retries}
+                              "problem": sink.tag_problem, "warnings": sink.tag_warnings, "retry": self.retries}
                        for name, sink in self.sinks.items()}
             with self.changed:
                 if configs != self.configs:

@@ -112,6 +112,7 @@ class FamilyRouter:
         self.routes = Routes(family, canary_percent=canary_percent)
         self.holders = Holders()
         self.tag_problem: Optional[str] = None  # the tags could not be read (set by the follower)
+        self.tag_warnings: List[str] = []  # the tags read, but ambiguous (FamilyState.problems)
         self.swaps: deque = deque(maxlen=500)
         self._load_fn = load
         self._loader = loader
@@ -185,7 +186,7 @@ class FamilyRouter:
         """Why the family serves other than what the tags say (one line each)."""
         with self._lock:
             h, routes = self.holders, self.routes
-            found = [self.tag_problem] if self.tag_problem else []
+            found = ([self.tag_problem] if self.tag_problem else []) + list(self.tag_warnings)
             if h.production is None and not self.tag_problem:
                 found.append(f"no version of {self.family} holds production")
             for route in ROUTES:

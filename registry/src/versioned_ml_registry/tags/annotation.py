@@ -7,6 +7,7 @@ A body that breaks a limit reads as empty and is reported by ``verify``.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from .._version import __version__
@@ -80,6 +81,10 @@ def _dump(data: dict) -> str:
 def version_message(family: str, vstring: str, body: dict) -> str:
     body = {"registry_version": __version__, **body}
     return f"Registering artifact {family} version {vstring}\n\n{_dump(body)}"
+
+
+# the subject line of stage_message (GTO writes the same): the version a stage tag assigned
+STAGE_SUBJECT = re.compile(r"Assigning stage (?P<stage>\S+) to artifact (?P<family>\S+) version (?P<version>\S+)")
 
 
 def stage_message(family: str, vstring: str, stage: str, body: dict) -> str:

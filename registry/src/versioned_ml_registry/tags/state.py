@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from ..errors import RegistryError
 from ..rules.stages import RETIRED, Stage
-from .annotation import safe_body
+from .annotation import STAGE_SUBJECT, safe_body
 from .names import (
     DEFAULT_STAGES,
     StageTagName,
@@ -144,19 +144,36 @@ class FamilyState:
             elif isinstance(parsed, StageTagName):
                 stage_records.append((parsed, rec, who))
         at_commit = {}
-        for info in fam.versions.values():  # the highest version at a commit wins
+        for info in fam.versions.values():  # without a named version, the highest at a commit
             held = at_commit.get(info.commit)
             if held is None or version_key(info.vstring) > version_key(held):
                 at_commit[info.commit] = info.vstring
         for parsed, rec, who in stage_records:
             fam.events.append(StageEvent(name, parsed.stage, parsed.counter, rec.name, rec.commit,
-                                         at_commit.get(rec.commit), rec.time, who, rec.message))
+                                         fam.assigned(rec, at_commit), rec.time, who, rec.message))
         fam.events.sort(key=lambda e: e.key)
         for ev in fam.events:  # in (tagger time, tag name) order, so the last one wins: the holder
             fam._newest[ev.stage] = ev
             fam._status[ev.version] = ev
         fam._sorted = sorted(fam.versions.values(), key=lambda info: version_key(info.vstring))
         return fam
+
+    def assigned(self, rec: TagRecord, at_commit: dict) -> str | None:
+        """The version a stage tag assigned: the one its subject line names (the registry's and
+        GTO's "Assigning stage S to artifact F version V") when that version is tagged at the
+        same commit, so a version tag added there later never renames the holder; else the
+        highest version at its commit."""
+        found = STAGE_SUBJECT.fullmatch(rec.message.partition("\n")[0].strip())
+        if found and found["family"] == self.name:
+            info = self.versions.get(found["version"])
+            if info is not None and info.commit == rec.commit:
+                return info.vstring
+        return at_commit.get(rec.commit)
+
+    def others_at(self, vstring: str) -> list[str]:
+        """The other versions tagged at the commit of ``vstring``."""
+        info = self.versions.get(vstring)
+        return [v.vstring for v in self.sorted_versions() if info and v.commit == info.commit and v is not info]
 
     # ---- versions -------------------------------------------------------------------
     def sorted_versions(self) -> list[VersionInfo]:
@@ -244,8 +261,8 @@ class FamilyState:
         by_commit: dict[str, list[str]] = {}
         for info in self.sorted_versions():
             by_commit.setdefault(info.commit, []).append(info.vstring)
-        found += [f"{self.name} {' and '.join(vs)} are tagged at the same commit {commit[:12]}: stage tags "
-                  "there are ambiguous" for commit, vs in by_commit.items() if len(vs) > 1]
+        found += [f"{self.name} {' and '.join(vs)} are tagged at the same commit {commit[:12]}: delete the one "
+                  "that should not be there (git tag -d, and on the remote)" for commit, vs in by_commit.items() if len(vs) > 1]
         return found
 
     # ---- reports --------------------------------------------------------------------
