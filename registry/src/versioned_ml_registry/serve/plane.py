@@ -108,14 +108,23 @@ class DataPlane:
         return router, route, predictor
 
     # ---- decisions ----------------------------------------------------------------------------
-    async def decide(self, router: FamilyRouter, route: str, predictor, records: list, probabilities: bool,
-                     started: float, received: float, headers: dict, request_id: Optional[str] = None,
-                     refusal: int = 422) -> tuple[str, list, Optional[list]]:
-        """Run the model, write the decision to the ledger, count it, and queue its shadow copy.
-        Values the model cannot use are the caller's: ``refusal`` status, no decision."""
+    async def decide(self, router: FamilyRouter, route: str, predictor, parse, started: float, received: float,
+                     headers: dict, refusal: int, **invalid) -> tuple[v2.InferRequest, str, list, Optional[list]]:
+        """Parse and validate the body (``parse()``) and run the model, in one trip to the thread
+        pool; then write the decision to the ledger, count it and queue its shadow copy. A body
+        that does not fit, or values the model cannot use, are the caller's: ``refusal`` status
+        (with ``invalid`` in the body), no decision."""
         family, metrics = router.family, self.metrics
+
+        def work():
+            request = parse()
+            return request, run_model(predictor, request.records, v2.PREDICT_PROBA in request.outputs)
+
         try:
-            predictions, probs = await run_in_threadpool(run_model, predictor, records, probabilities)
+            request, (predictions, probs) = await run_in_threadpool(work)
+        except Invalid as exc:
+            metrics.refused(family, predictor.version, route, refusal, "invalid")
+            raise Refused(refusal, str(exc), headers, **invalid, errors=exc.errors, errors_total=exc.total) from None
         except Rejected as exc:
             metrics.refused(family, predictor.version, route, refusal, "rejected")
             raise Refused(refusal, str(exc), headers) from None
@@ -123,10 +132,10 @@ class DataPlane:
             metrics.refused(family, predictor.version, route, 500, "failed")
             log.error(f"{family} {predictor.version} failed on a request: {one_line(exc)}")
             raise Refused(500, f"{family} {predictor.version} failed on these records: {one_line(exc)}", headers) from None
-        request_id = request_id or uuid.uuid4().hex
+        request_id = request.id or uuid.uuid4().hex
         elapsed = time.perf_counter() - started
         committed = self.ledger.append(Decision(request_id, received, family, predictor.version, predictor.commit,
-                                                route, records, predictions, elapsed * 1000))
+                                                route, request.records, predictions, elapsed * 1000))
         if committed is not None:  # a durable ledger: answer only once the row is on disk
             try:
                 await asyncio.wrap_future(committed)
@@ -137,25 +146,24 @@ class DataPlane:
         headers["X-Request-Id"] = request_id
         shadow = router.routes.shadow if route != PINNED else None
         if shadow is not None:
-            self.shadow.submit(shadow, request_id, records)  # queued: it never delays the answer
-        return request_id, predictions, probs
+            self.shadow.submit(shadow, request_id, request.records)  # queued: it never delays the answer
+        return request, request_id, predictions, probs
 
     async def predict(self, family: str, raw: bytes, key: Optional[str], started: float, received: float) -> Reply:
         """``POST /v1/models/{family}/predict``."""
         try:
             router, route, predictor = self.choose(family, key)
             headers = {"X-Model-Version": predictor.version, "X-Model-Route": route}
-            try:
-                records, probabilities = await run_in_threadpool(v1_records, raw, predictor.signature, self.limits)
+
+            def parse() -> v2.InferRequest:
+                records, probabilities = v1_records(raw, predictor.signature, self.limits)
                 if probabilities and not predictor.has_probabilities:
                     raise Invalid([{"record": None, "field": None,
                                     "error": f"{family} {predictor.version} gives no class probabilities"}])
-            except Invalid as exc:
-                self.metrics.refused(family, predictor.version, route, 422, "invalid")
-                raise Refused(422, str(exc), headers, family=family, version=predictor.version, errors=exc.errors,
-                              errors_total=exc.total) from None
-            request_id, predictions, probs = await self.decide(router, route, predictor, records, probabilities,
-                                                               started, received, headers)
+                return v2.InferRequest(None, records, [v2.PREDICT, v2.PREDICT_PROBA] if probabilities else [v2.PREDICT])
+
+            _, request_id, predictions, probs = await self.decide(router, route, predictor, parse, started, received,
+                                                                  headers, 422, family=family, version=predictor.version)
         except Refused as refused:
             return refused.reply()
         body = {"family": family, "version": predictor.version, "request_id": request_id, "predictions": predictions}
@@ -169,18 +177,13 @@ class DataPlane:
         try:
             router, route, predictor = self.choose(family, key, version)
             headers = {"X-Model-Version": predictor.version, "X-Model-Route": route}
-            try:
-                asked = await run_in_threadpool(v2_request, raw, predictor.signature, predictor.has_probabilities,
-                                                self.limits)
-            except Invalid as exc:
-                self.metrics.refused(family, predictor.version, route, 400, "invalid")
-                raise Refused(400, str(exc), headers, errors=exc.errors, errors_total=exc.total) from None
-            request_id, predictions, probs = await self.decide(
-                router, route, predictor, asked.records, v2.PREDICT_PROBA in asked.outputs, started, received,
-                headers, asked.id, refusal=400)
+            request, request_id, predictions, probs = await self.decide(
+                router, route, predictor,
+                lambda: v2_request(raw, predictor.signature, predictor.has_probabilities, self.limits),
+                started, received, headers, 400)
         except Refused as refused:
             return refused.reply()
-        return Reply(200, v2.encode_infer(family, predictor.version, request_id, asked.outputs, predictions, probs),
+        return Reply(200, v2.encode_infer(family, predictor.version, request_id, request.outputs, predictions, probs),
                      headers)
 
     # ---- what serves ----------------------------------------------------------------------------
