@@ -26,6 +26,7 @@ def test_the_token_comes_from_the_environment_or_a_file(tmp_path):
     assert load_token({"MODEL_REGISTRY_TOKEN_FILE": str(secret)}) == TOKEN
     for environ, message in (({"MODEL_REGISTRY_TOKEN": "short"}, "at least 16"),
                              ({"MODEL_REGISTRY_TOKEN": "a b" * 10}, "without spaces"),
+                             ({"MODEL_REGISTRY_TOKEN": "é" * 20}, "printable ASCII"),
                              ({"MODEL_REGISTRY_TOKEN_FILE": str(tmp_path / "nope")}, "cannot read"),
                              ({"MODEL_REGISTRY_TOKEN": TOKEN, "MODEL_REGISTRY_TOKEN_FILE": str(secret)}, "not both")):
         with pytest.raises(RegistryError, match=message):

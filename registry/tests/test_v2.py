@@ -180,12 +180,13 @@ def bad_bodies(server) -> dict:
                           "binary data is not supported"),
         "a long id": ({"inputs": good, "id": "x" * 500}, '"id" must be a printable string'),
         "no rows": ({"inputs": [dict(t, shape=[0], data=[]) for t in good]}, "no rows"),
+        "parameters not an object": ({"inputs": [dict(first, parameters=[1]), *rest]}, '"parameters" must be an object'),
     }
 
 
 CASES = ["wrong shape", "shape and data disagree", "mismatched lengths", "unknown datatype", "BYTES for a number",
          "a string in FP64", "missing input", "unknown input", "duplicate input", "no inputs", "not an object",
-         "unknown output", "binary output", "a long id", "no rows"]
+         "unknown output", "binary output", "a long id", "no rows", "parameters not an object"]
 
 
 @pytest.mark.parametrize("case", CASES)

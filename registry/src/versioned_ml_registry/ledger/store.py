@@ -259,7 +259,6 @@ class LedgerWriter:
                 if stopping and attempts >= 60:
                     log.error(f"{len(decisions)} decisions were not written to {self.path}")
                     _settle(decisions, RegistryError(self.error))
-                    decisions = []
                     return
                 time.sleep(1.0)
 

@@ -26,7 +26,9 @@ serve this same app as their ingress. A backend gives ``families``, ``settings``
 
 ``/v1`` and ``/v2`` share the routing, validation, swaps, metrics and ledger: a decision is one
 ledger row whichever protocol asked. Every error is JSON ``{"error": "<one line>"}`` (V2
-refusals are 400, as the protocol says); no traceback reaches a client.
+refusals are 400, as the protocol says); no traceback reaches a client. The exception:
+requests uvicorn itself refuses before the app sees them (a malformed request line or
+``Content-Length``, an oversized header) get its plain-text 400.
 """
 
 from __future__ import annotations

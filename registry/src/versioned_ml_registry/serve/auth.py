@@ -38,8 +38,9 @@ def load_token(environ: Mapping[str, str] = os.environ) -> Optional[str]:
             raise RegistryError(f"{TOKEN_FILE_ENV}: cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
     if token is None:
         return None
-    if len(token) < MIN_LENGTH or not token.isprintable() or any(c.isspace() for c in token):
-        raise RegistryError(f"{where}: the token must be at least {MIN_LENGTH} printable characters without "
+    if (len(token) < MIN_LENGTH or not token.isascii() or not token.isprintable()
+            or any(c.isspace() for c in token)):
+        raise RegistryError(f"{where}: the token must be at least {MIN_LENGTH} printable ASCII characters without "
                             "spaces (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
     return token
 

@@ -21,6 +21,7 @@ from typing import Any, Dict, Optional
 
 from starlette.concurrency import run_in_threadpool
 
+from ..errors import RegistryError
 from ..ledger.store import Decision
 from . import v2
 from .router import FamilyRouter, Rejected, Unavailable, answer, class_probabilities, one_line
@@ -28,6 +29,7 @@ from .validation import Invalid, Limits, parse_body, quote, records_of, validate
 
 log = logging.getLogger("model_registry.serve")
 
+COMMIT_SECONDS = 30.0  # how long an answer waits for its durable ledger row before a 503
 PINNED = "pinned"  # the route of a request that names its version (V2 .../versions/{version}/infer)
 
 
@@ -134,11 +136,19 @@ class DataPlane:
             raise Refused(500, f"{family} {predictor.version} failed on these records: {one_line(exc)}", headers) from None
         request_id = request.id or uuid.uuid4().hex
         elapsed = time.perf_counter() - started
-        committed = self.ledger.append(Decision(request_id, received, family, predictor.version, predictor.commit,
-                                                route, request.records, predictions, elapsed * 1000))
+        try:
+            committed = self.ledger.append(Decision(request_id, received, family, predictor.version, predictor.commit,
+                                                    route, request.records, predictions, elapsed * 1000))
+        except RegistryError as exc:  # the ledger closed: the server is stopping
+            metrics.refused(family, predictor.version, route, 503, "ledger")
+            raise Refused(503, f"no decision can be recorded now: {exc}", headers) from None
         if committed is not None:  # a durable ledger: answer only once the row is on disk
             try:
-                await asyncio.wrap_future(committed)
+                await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(committed)), COMMIT_SECONDS)
+            except asyncio.TimeoutError:
+                metrics.refused(family, predictor.version, route, 503, "ledger")
+                raise Refused(503, f"the decision ledger did not commit within {COMMIT_SECONDS:g} s "
+                                   "(see /healthz): the decision may be written later", headers) from None
             except Exception as exc:  # noqa: BLE001
                 metrics.refused(family, predictor.version, route, 503, "ledger")
                 raise Refused(503, f"the decision could not be written to the ledger: {one_line(exc)}", headers) from None

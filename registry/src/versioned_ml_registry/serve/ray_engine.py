@@ -14,7 +14,8 @@ On the cluster (a local Ray instance by default, or ``--address``):
   replica answers once the actor says its row is committed);
 - **one follower actor**: reads the tags (local refs, or ``git fetch`` first) every
   ``interval`` seconds and on ``POST /v1/reload``, and pushes each change to every replica of
-  the family (their long polls return); a reload answers once every replica has applied it.
+  the family (their long polls return); a reload answers once every replica has applied it
+  (or, after 300 s, says it did not).
   No deployment is updated: replicas never restart to follow the tags.
 
 The process that ran the command deploys all this, waits for SIGINT or SIGTERM, then removes
@@ -37,12 +38,13 @@ import ray
 from ray import serve
 
 from ..bundle.loading import load_for_serving
+from ..errors import RegistryError
 from ..ledger.store import LedgerWriter
 from ..tags.repo import Repo
 from .follower import Follower
 from .metrics import Metrics
 from .plane import DataPlane, Reply
-from .router import FamilyRouter, Holders
+from .router import FamilyRouter, Holders, one_line
 from .settings import ServeSettings
 from .shadow import ShadowRunner
 
@@ -110,6 +112,7 @@ class FamilyModel:
         self.shadow = ShadowRunner(remote_ledger, self.metrics)
         self.plane = DataPlane({family: self.router}, remote_ledger, self.metrics, self.shadow, settings.limits)
         self.replica = uuid.uuid4().hex
+        self.retries = 0
         # the first holders are loaded before the constructor returns: Serve routes no request
         # to a replica before that, so no replica answers 503 while another serves
         seen = self.apply(*ray.get(self.follower.next_config.remote(family, 0)))
@@ -120,11 +123,13 @@ class FamilyModel:
 
     def apply(self, epoch: int, config: dict) -> int:
         """Serve what ``config`` says: switch to what is loaded, load and verify the rest (a
-        failed load keeps the old version serving), then report ``epoch`` applied."""
+        failed load keeps the old version serving; a reload's new ``retry`` count retries it),
+        then report ``epoch`` applied."""
         self.router.tag_problem = config.get("problem")
         self.router.tag_warnings = list(config.get("warnings") or [])
+        retry, self.retries = config.get("retry", 0) > self.retries, config.get("retry", 0)
         if config.get("holders") is not None:
-            futures = self.router.want(Holders(**config["holders"]), retry_failed=bool(config.get("retry")))
+            futures = self.router.want(Holders(**config["holders"]), retry_failed=retry)
             concurrent.futures.wait(futures, timeout=300)
         self.follower.applied.remote(self.family, self.replica, epoch)
         return epoch
@@ -138,6 +143,8 @@ class FamilyModel:
                 log.error(f"{self.family}: waiting for the tags failed: {exc}")
                 time.sleep(1.0)
                 continue
+            if config.get("stopped"):
+                return
             if epoch != seen:
                 seen = self.apply(epoch, config)
 
@@ -160,7 +167,8 @@ class RayBackend:
     def __init__(self, families: Dict[str, object], settings: ServeSettings):
         self.handles = families
         self.settings = settings
-        self.metrics = Metrics(lambda: {})
+        self.metrics = Metrics(lambda: {})  # the gateway's own refusals; the replicas count the rest
+        self.follower, self.ledger = ray.get_actor(FOLLOWER, NAMESPACE), ray.get_actor(LEDGER, NAMESPACE)
 
     @property
     def families(self) -> List[str]:
@@ -174,8 +182,7 @@ class RayBackend:
         return dict(zip(self.handles, found))
 
     async def view(self) -> dict:
-        follower, ledger = ray.get_actor(FOLLOWER, NAMESPACE), ray.get_actor(LEDGER, NAMESPACE)
-        follow, ledger_state = await asyncio.gather(follower.state.remote(), ledger.state.remote())
+        follow, ledger_state = await asyncio.gather(self.follower.state.remote(), self.ledger.state.remote())
         return {"families": await self.views(), "follow": follow, "ledger": ledger_state}
 
     async def index(self) -> list:
@@ -183,11 +190,15 @@ class RayBackend:
         return [entry for entries in found for entry in entries]
 
     async def reload(self) -> dict:
-        await ray.get_actor(FOLLOWER, NAMESPACE).refresh.remote(True)
+        if not await self.follower.refresh.remote(True):
+            raise RegistryError("not every replica applied the tags within 300 s: see /v1/models")
         return await self.view()
 
     async def health(self) -> tuple[int, dict]:
-        view = await self.view()
+        try:
+            view = await self.view()
+        except Exception as exc:  # noqa: BLE001 - a replica or actor gone: unavailable, said in one line
+            return 503, {"status": "unavailable", "families": {}, "problems": [one_line(exc)], "time": time.time()}
         families = {name: {"serving": v["serving"]["production"], "holder": v["holders"]["production"],
                            "problems": v["problems"]} for name, v in view["families"].items()}
         serving = all(f["serving"] is not None for f in families.values())
@@ -243,7 +254,7 @@ class HolderSink:
         return []
 
 
-@ray.remote(num_cpus=0, max_concurrency=256)
+@ray.remote(num_cpus=0, max_concurrency=4096)  # each replica holds one long poll
 class FollowerActor:
     """Reads the tags and pushes each change to every replica (their ``next_config`` long polls)."""
 
@@ -288,6 +299,8 @@ class FollowerActor:
         """(epoch, config) as soon as the epoch is past ``seen``; the same epoch after ``timeout``."""
         with self.changed:
             self.changed.wait_for(lambda: self.epoch > seen or self.stopped.is_set(), timeout)
+            if self.stopped.is_set():
+                return self.epoch, {"stopped": True}
             return self.epoch, self.configs.get(family, {})
 
     def applied(self, family: str, replica: str, epoch: int) -> None:
@@ -342,8 +355,8 @@ def run(settings: ServeSettings, replicas: int = 1, address: Optional[str] = Non
                  f"({replicas} replica{'s' if replicas > 1 else ''} per family; tags: {settings.follow}, "
                  f"every {settings.interval:g} s; ledger: {settings.ledger})")
         stop.wait()
-        ray.get(follower.stop.remote())
         serve.delete(APP)
+        ray.get(follower.stop.remote())
         written = ray.get(ledger.close.remote())
         log.info(f"stopped: {written} decisions written to {settings.ledger}")
     finally:

@@ -46,13 +46,12 @@ class ServeSettings:
     remote: str = "origin"
     interval: float = 1.0
     ledger: Path = Path(DEFAULT_LEDGER)
-    durable_ledger: bool = True
+    durable_ledger: bool = DURABLE_BY_DEFAULT
     store_inputs: bool = True
     canary_percent: Dict[str, float] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
     token: Optional[str] = field(default=None, repr=False)  # serve.auth: from the environment only
     protect_predict: bool = False
-    insecure: bool = False
 
 
 def params_serving(toplevel: str) -> dict:
@@ -151,7 +150,6 @@ def serve_settings(toplevel: str, known_families: List[str], families: Optional[
     settings.protect_predict = auth_predict(conf.get("auth"))
     if settings.protect_predict and settings.token is None:
         raise RegistryError(f"serving setting auth.predict is true but no token is set: set {TOKEN_ENV} or {TOKEN_FILE_ENV}")
-    settings.insecure = insecure
     check_exposure(settings.host, settings.token, insecure)
     return settings
 

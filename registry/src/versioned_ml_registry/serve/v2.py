@@ -113,6 +113,15 @@ def _value(spec: dict, datatype: str, value: Any, name: str):
     return value
 
 
+def _parameters(part: dict, where: str) -> dict:
+    found = part.get("parameters")
+    if found is None:
+        return {}
+    if not isinstance(found, dict):
+        raise BadRequest(f'{where}: "parameters" must be an object')
+    return found
+
+
 def _request_id(body: dict) -> Optional[str]:
     found = body.get("id")
     if found is None:
@@ -134,7 +143,7 @@ def _outputs(body: dict, signature: dict, probabilities: bool) -> List[str]:
         name = out.get("name") if isinstance(out, dict) else None
         if name not in offered:
             raise BadRequest(f"unknown output {quote(name)}: this version gives {', '.join(offered)}")
-        if (out.get("parameters") or {}).get("binary_data"):
+        if _parameters(out, f"output {name}").get("binary_data"):
             raise BadRequest(f"output {name}: binary data is not supported: ask for JSON (binary_data false)")
         if name in names:
             raise BadRequest(f"output {name} is asked for twice")
@@ -150,6 +159,7 @@ def decode_infer(body: Any, signature: dict, probabilities: bool, limits: Limits
     if unknown:
         raise BadRequest(f"unexpected keys: {', '.join(map(quote, unknown[:5]))}")
     request_id = _request_id(body)
+    _parameters(body, "the request")
     inputs = body.get("inputs")
     if not isinstance(inputs, list) or not inputs:
         raise BadRequest('"inputs" must be a non-empty list of tensors')
@@ -166,7 +176,7 @@ def decode_infer(body: Any, signature: dict, probabilities: bool, limits: Limits
         datatype = tensor.get("datatype")
         if datatype not in DATATYPES:
             raise BadRequest(f"input {name}: unknown datatype {quote(datatype)}")
-        if (tensor.get("parameters") or {}).get("binary_data_size") is not None:
+        if _parameters(tensor, f"input {name}").get("binary_data_size") is not None:
             raise BadRequest(f"input {name}: binary data is not supported: send JSON data (binary_data false)")
         n = _rows(tensor)
         if n > limits.max_records:
