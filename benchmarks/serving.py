@@ -7,8 +7,8 @@ vml_testkit.serving, the test toolkit) and prints one table:
 * throughput, p50 and p99 latency at 1, 8 and 32 concurrent clients over 127.0.0.1, one
   record per request (every server up at once, measured in turns at each level), for
   `model-registry serve` (validation, routing, ledger, metrics) over `/v1` and over the Open
-  Inference Protocol (`/v2/.../infer`), both with the default durable ledger (an answer waits
-  for its row's commit), `/v1` with `--fast-ledger` (rows committed within 50 ms), and a baseline: the same bundle's pipeline (loaded once, through
+  Inference Protocol (`/v2/.../infer`), both with `--durable-ledger` (an answer waits for its
+  row's commit), `/v1` with the default `--fast-ledger` (rows committed within 50 ms), and a baseline: the same bundle's pipeline (loaded once, through
   `load_model`) in a bare Starlette app on uvicorn that parses the JSON (both protocols) and
   predicts, with no validation and no ledger. All run the model call the same way (in
   Starlette's thread pool); each client is a thread with one keep-alive connection, in this
@@ -266,7 +266,7 @@ def main() -> None:
                 ports[name] = free_port()
                 command = ([sys.executable, __file__, "--baseline", str(root), str(ports[name])]
                            if name == "baseline" else mlserver(root, ports[name], work) if name == "mlserver" else
-                           ours(root, ports[name], 1.0, work, *(["--fast-ledger"] if name == "fast" else [])))
+                           ours(root, ports[name], 1.0, work, "--fast-ledger" if name == "fast" else "--durable-ledger"))
                 procs.append(start(command, work / f"{name}.log", ports[name],
                                    f"/v2/models/{FAMILY}/ready" if name == "mlserver" else "/healthz"))
                 warm = mlserver_call if name == "mlserver" else v1_call

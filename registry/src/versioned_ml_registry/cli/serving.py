@@ -33,9 +33,10 @@ def add_serve(sub):
     durable = p.add_mutually_exclusive_group()
     durable.add_argument("--durable-ledger", dest="durable_ledger", action="store_const", const=True, default=None,
                          help="answer only after the decision's ledger row is committed to disk, with group "
-                              "commit (the default)")
+                              "commit")
     durable.add_argument("--fast-ledger", dest="durable_ledger", action="store_const", const=False,
-                         help="answer at once; rows are committed within 50 ms (a crash loses the last ones)")
+                         help="answer at once; rows are committed within 50 ms, a crash can lose the last ones "
+                              "(the default)")
     p.add_argument("--canary-percent", action="append", default=None, metavar="[FAMILY=]N",
                    help="share of requests a live canary gets (repeatable; default: 10)")
     p.add_argument("--engine", choices=["local", "ray"], default="local",
