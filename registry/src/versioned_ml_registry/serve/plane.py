@@ -86,6 +86,12 @@ class DataPlane:
         self.shadow = shadow
         self.limits = limits
 
+    async def call(self, method: str, family: str, *args) -> Reply:
+        """One of the methods below for ``family``'s request, by name: how an engine forwards a
+        request it received (in this process, or in a Ray replica)."""
+        found = getattr(self, method)(family, *args)
+        return await found if asyncio.iscoroutine(found) else found
+
     # ---- choosing the version ---------------------------------------------------------------
     def router_of(self, family: str) -> FamilyRouter:
         router = self.routers.get(family)

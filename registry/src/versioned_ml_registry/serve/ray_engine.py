@@ -31,7 +31,6 @@ import signal
 import threading
 import time
 import uuid
-from dataclasses import asdict
 from typing import Dict, List, Optional
 
 import ray
@@ -41,9 +40,9 @@ from ..bundle.loading import load_for_serving
 from ..errors import RegistryError
 from ..ledger.store import LedgerWriter
 from ..tags.repo import Repo
-from .follower import Follower
 from .metrics import Metrics
 from .plane import DataPlane, Reply
+from .ray_follower import FOLLOWER, NAMESPACE, FollowerActor
 from .router import FamilyRouter, Holders, one_line
 from .settings import ServeSettings
 from .shadow import ShadowRunner
@@ -51,8 +50,7 @@ from .shadow import ShadowRunner
 log = logging.getLogger("model_registry.serve")
 
 APP = "model-registry"
-NAMESPACE = "model-registry"
-FOLLOWER, LEDGER = "model-registry-follower", "model-registry-ledger"
+LEDGER = "model-registry-ledger"
 # Replicas and actors reserve no CPU: they wait on I/O most of the time, and N replicas per
 # family must fit a small machine; Ray still spreads them over a cluster's nodes.
 NO_CPU_RESERVED = {"num_cpus": 0}
@@ -149,8 +147,7 @@ class FamilyModel:
                 seen = self.apply(epoch, config)
 
     async def call(self, method: str, *args) -> Reply:
-        found = getattr(self.plane, method)(self.family, *args)
-        return await found if asyncio.iscoroutine(found) else found
+        return await self.plane.call(method, self.family, *args)
 
     def describe(self) -> dict:
         return self.router.view()
@@ -236,102 +233,6 @@ def application(settings: ServeSettings, replicas: int):
                 for name in settings.families}
     return Gateway.options(name="gateway", num_replicas=replicas, max_ongoing_requests=MAX_ONGOING,
                            ray_actor_options=NO_CPU_RESERVED).bind(families, settings)
-
-
-# ---- following the tags ----------------------------------------------------------------------
-
-class HolderSink:
-    """Stands where the single process has a router: keeps the holders the follower read."""
-
-    def __init__(self, family: str):
-        self.family = family
-        self.holders: Optional[Holders] = None
-        self.tag_problem: Optional[str] = None
-        self.tag_warnings: List[str] = []
-
-    def want(self, holders: Holders, retry_failed: bool = False) -> list:
-        self.holders = holders
-        return []
-
-
-@ray.remote(num_cpus=0, max_concurrency=4096)  # each replica holds one long poll
-class FollowerActor:
-    """Reads the tags and pushes each change to every replica (their ``next_config`` long polls)."""
-
-    def __init__(self, settings: ServeSettings, replicas: int):
-        self.settings, self.replicas = settings, replicas
-        self.sinks = {name: HolderSink(name) for name in settings.families}
-        self.follower = Follower(settings.toplevel, self.sinks, settings.follow, settings.remote, settings.interval)
-        self.epoch = 0
-        self.configs: Dict[str, dict] = {}
-        self.reports: Dict[str, Dict[str, int]] = {name: {} for name in settings.families}  # replica -> epoch
-        self.retries = 0
-        self.changed = threading.Condition()
-        self.reading = threading.Lock()
-        self.stopped = threading.Event()
-        self.thread: Optional[threading.Thread] = None
-
-    def refresh(self, retry_failed: bool = False, timeout: float = 300.0) -> bool:
-        """Read the tags and push what changed (a retry always pushes: each replica retries its
-        failed loads). With ``retry_failed`` (a reload), return once every replica applied it;
-        whether they all did within ``timeout``."""
-        with self.reading:
-            self.follower.refresh()
-            self.retries += retry_failed
-            configs = {name: {"holders": asdict(sink.holders) if sink.holders else None,
-                              "problem": sink.tag_problem, "warnings": sink.tag_warnings, "retry": self.retries}
-                       for name, sink in self.sinks.items()}
-            with self.changed:
-                if configs != self.configs:
-                    self.configs, self.epoch = configs, self.epoch + 1
-                    self.changed.notify_all()
-                epoch = self.epoch
-        if not retry_failed:
-            return True
-        with self.changed:
-            return self.changed.wait_for(lambda: self._everywhere(epoch), timeout)
-
-    def _everywhere(self, epoch: int) -> bool:
-        return all(sum(seen >= epoch for seen in replicas.values()) >= self.replicas
-                   for replicas in self.reports.values())
-
-    def next_config(self, family: str, seen: int, timeout: float = 30.0) -> tuple:
-        """(epoch, config) as soon as the epoch is past ``seen``; the same epoch after ``timeout``."""
-        with self.changed:
-            self.changed.wait_for(lambda: self.epoch > seen or self.stopped.is_set(), timeout)
-            if self.stopped.is_set():
-                return self.epoch, {"stopped": True}
-            return self.epoch, self.configs.get(family, {})
-
-    def applied(self, family: str, replica: str, epoch: int) -> None:
-        """A replica of ``family`` serves what ``epoch`` says (or failed to load it: it said so)."""
-        with self.changed:
-            self.reports[family][replica] = epoch
-            self.changed.notify_all()
-
-    def start(self) -> None:
-        self.refresh()
-        self.thread = threading.Thread(target=self._run, name="tag-follower", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while not self.stopped.wait(self.settings.interval):
-            try:
-                self.refresh()
-            except Exception as exc:  # noqa: BLE001 - the follower must outlive a bad read
-                log.error(f"reading the tags failed: {exc}")
-
-    def state(self) -> dict:
-        return {"mode": self.settings.follow, "interval": self.settings.interval,
-                "remote": self.settings.remote if self.settings.follow == "remote" else None,
-                "last_read": self.follower.last_read, "problem": self.follower.problem, "epoch": self.epoch}
-
-    def stop(self) -> None:
-        self.stopped.set()
-        with self.changed:
-            self.changed.notify_all()
-        if self.thread is not None:
-            self.thread.join()
 
 
 # ---- the command -----------------------------------------------------------------------------

@@ -48,8 +48,7 @@ class Service:
 
     async def call(self, family: str, method: str, *args) -> Reply:
         """A data-plane method for ``family``'s request (here: in this process)."""
-        found = getattr(self.plane, method)(family, *args)
-        return await found if hasattr(found, "__await__") else found
+        return await self.plane.call(method, family, *args)
 
     def load(self, family: str, version: str):
         return load_for_serving(Repo(self.settings.toplevel), family, version)
