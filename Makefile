@@ -28,10 +28,11 @@ test: venv browser ## run the test suite: the registry's own tests, then bake-an
 test-fast: venv ## the quick loop (a few minutes): every test not marked slow (pytest.ini lists the markers)
 	$(BIN)/python -m pytest -m "not slow" registry/tests tests
 
-bench: venv ## run the benchmarks (tables on stdout): tag commands vs GTO and DVC, pipeline times
+bench: venv ## run the benchmarks (tables on stdout): tag commands vs GTO and DVC, serving, pipeline times, signing
 	$(BIN)/python benchmarks/tag_ops.py
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/signing.py
 
 lint: venv ## ruff on the tests, the benchmarks and a freshly baked project
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/lint.sh

@@ -12,7 +12,8 @@ events stamped within the same second. After every step, for the stages that ste
   predictions on the fetched bundle's probe records equal the fetched fingerprint,
 
 must all be the same version, and it must be the one the scenario intends; `gto show --json`
-must give every stage the holder our `show --json` implies.
+must give every stage the holder our `show --json` implies. From the second promotion on, git
+signs every tag with a real ssh key: the readers read signed and unsigned tags alike.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from vml_testkit.env import project_env
 from vml_testkit.git import commit_all, git, run
 from vml_testkit.paths import BIN
 from vml_testkit.registry import registry
+from vml_testkit.signing import make_key, sign_as, signer_line, verify_tag
 
 pytestmark = pytest.mark.slow
 
@@ -174,6 +176,9 @@ def history(reproduced, tmp_path_factory):
         new_version(project, 0.05, "feat: regularise more")  # v0.2.0: one probe prediction differs
         watch.observe("release_second", STEPS["release_second"])
 
+        sign_as(project, make_key(base / "keys", "alice"), "alice@example.com")
+        (base / "allowed_signers").write_text(signer_line("alice@example.com", base / "keys" / "alice"))
+
         reg("promote", FAMILY, "v0.2.0", "staging", "--reason", "qa")
         reg("promote", FAMILY, "v0.2.0", "production", "--reason", "go")
         watch.observe("promote_second", STEPS["promote_second"])
@@ -257,3 +262,18 @@ def test_canary_is_live_only_while_it_differs_from_production(history):
     assert seen["canary"]["show"]["canary_live"] is True
     assert seen["canary_to_production"]["show"]["canary_live"] is False
     assert seen["same_second"]["show"]["canary_live"] is False
+
+
+def test_the_history_mixes_unsigned_tags_and_tags_git_verifies(history):
+    project, _ = history
+    out = git(project, "for-each-ref", "--format=%(refname:strip=2) %(if)%(contents:signature)%(then)signed%(end)",
+              f"refs/tags/{FAMILY}*")
+    rows = [line.split() for line in out.splitlines()]
+    signed = [row[0] for row in rows if row[1:] == ["signed"]]
+    unsigned = [row[0] for row in rows if row[1:] == []]
+    assert len(signed) >= 10 and {f"{FAMILY}@v0.1.0", f"{FAMILY}@v0.2.0"} <= set(unsigned)
+    assert f"{FAMILY}@v0.3.0" in signed
+    allowed = project.parent / "allowed_signers"
+    for tag in signed:
+        checked = verify_tag(project, tag, allowed)
+        assert checked.returncode == 0 and "alice@example.com" in checked.stderr, (tag, checked.stderr)

@@ -25,3 +25,11 @@ def test_a_killed_command_leaves_all_of_its_tags_or_none_and_blocks_nothing(tall
     assert tally.blocked == []
     assert tally.locks_left == 0
     assert tally.none + tally.whole == KILLS
+
+
+def test_a_killed_signed_promote_leaves_all_of_its_tags_or_none_and_blocks_nothing(tmp_path):
+    tally = run(KILLS, commands=("promote",), seed=1, scratch=tmp_path, signed=True)["promote"]
+    print(table({"signed promote": tally}))
+    assert tally.kills == KILLS
+    assert (tally.partial, tally.blocked, tally.locks_left) == ([], [], 0)
+    assert tally.none + tally.whole == KILLS and tally.whole > 0

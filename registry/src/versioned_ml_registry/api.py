@@ -79,12 +79,15 @@ def version_info(repo: RepoLike = None, family: str = None, version: str = None)
 
 def verify(repo: RepoLike = None, family: str | None = None, remote: bool = False) -> dict:
     """Every version tag's recorded md5s equal dvc.lock at its commit; its stage tags point at
-    the commit of the version they name; with ``remote``, its artifacts are in the DVC remote."""
-    from .lifecycle.verify import verify_families
+    the commit of the version they name; every tag passes the authority policy; with ``remote``,
+    its artifacts are in the DVC remote."""
+    from .lifecycle.verify import signature_problems, verify_families
 
     r = open_repo(repo)
     families = [r.require_known(r.family_state(family))] if family else r.all_families()
-    return verify_families(r.toplevel, families, remote)
+    found = verify_families(r.toplevel, families, remote)
+    found["problems"] += signature_problems(r, families)
+    return found
 
 
 def diff(repo: RepoLike = None, family: str = None, old: str = None, new: str = None) -> dict:
@@ -275,8 +278,26 @@ def decisions(ledger: str | None = None, repo: RepoLike = None, family: str | No
                                 ledger_reader.parse_time(until, "--until"), limit)
 
 
-def verify_decisions(ledger: str | None = None, repo: RepoLike = None) -> dict:
-    """Check the ledger's hash chain: ``{"path", "rows", "head", "problems"}``."""
+def verify_decisions(ledger: str | None = None, repo: RepoLike = None, name: str = "default") -> dict:
+    """Check the ledger's hash chain, and its head against the seals ``name`` of the repository
+    (:mod:`.ledger.seal`): ``{"path", "rows", "head", "seals", "problems"}``."""
     from .ledger import queries as ledger_reader
+    from .ledger.seal import seal_problems
 
-    return ledger_reader.verify(_ledger(repo, ledger))
+    path = _ledger(repo, ledger)
+    report = ledger_reader.verify(path)
+    try:
+        toplevel = open_repo(repo).toplevel
+    except RegistryError:  # a ledger checked outside any repository: the chain only
+        report["seals"] = 0
+        return report
+    report["seals"], problems = seal_problems(toplevel, path, name)
+    report["problems"] += problems
+    return report
+
+
+def seal_decisions(ledger: str | None = None, repo: RepoLike = None, name: str = "default") -> dict:
+    """Sign the ledger's head as a git tag (``decisions seal``): ``{"tag", "seq", "head"}``."""
+    from .ledger.seal import seal
+
+    return seal(open_repo(repo).toplevel, _ledger(repo, ledger), name)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from .git import commit, git
 from .registry import make_repo, release
+from .signing import make_key, sign_as
 
 COMMANDS = ("release", "promote", "rollback", "drill", "push")
 HOOK = """#!/bin/sh
@@ -57,13 +58,15 @@ else:
 """
 
 
-def prepare(base: Path) -> Path:
+def prepare(base: Path, signed: bool = False) -> Path:
     """A repository whose family `m` allows every command once: v0.1.0 then v0.2.0 in
     production (canary follows it), v0.3.0 in staging, HEAD unreleased, and v0.3.0's staging
-    tag not yet on the origin."""
+    tag not yet on the origin. ``signed``: git signs with an ssh key made here."""
     import versioned_ml_registry as reg
 
     repo = make_repo(base / "repo")
+    if signed:
+        sign_as(repo, make_key(base / "keys", "kill"), "kill@example.com")
     origin = base / "origin.git"
     git(base, "init", "-q", "--bare", str(origin))
     git(repo, "remote", "add", "origin", "../origin.git")  # relative: every copy has its own origin
@@ -161,11 +164,12 @@ def trial(command: str, prepared: Path, scratch: Path, expected: set, duration: 
     shutil.rmtree(copy, ignore_errors=True)
 
 
-def run(kills: int, commands=COMMANDS, seed: int = 0, scratch: Path | None = None) -> dict:
-    """``kills`` trials per command: half at random instants, a quarter in each lock window."""
+def run(kills: int, commands=COMMANDS, seed: int = 0, scratch: Path | None = None, signed: bool = False) -> dict:
+    """``kills`` trials per command: half at random instants, a quarter in each lock window
+    (``signed``: with tags signed by a real ssh key)."""
     rng = random.Random(seed)
     scratch = Path(scratch or tempfile.mkdtemp(prefix="registry-kills-"))
-    prepared = prepare(scratch / "prepared")
+    prepared = prepare(scratch / "prepared", signed)
     tallies = {}
     for command in commands:
         expected, duration = expected_group(command, prepared, scratch)

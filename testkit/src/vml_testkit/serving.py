@@ -46,9 +46,12 @@ stages:
 
 def release_bundle(root: Path, family: str) -> str:
     """Tag HEAD as the family's next version, provenance recorded as `release` records it."""
+    from versioned_ml_registry.bundle.digests import folder_sha256
+
     path = f"models/{family}"
     signature = json.loads((root / path / "signature.json").read_text())
     fake = FakeProposal(family, provenance={"path": path, "md5": {path: lock_md5(root, path)},
+                                            "sha256": folder_sha256(root / path),
                                             "signature": signature, "metrics": {"accuracy": 0.95}})
     return write_release(str(root), family, fake).version
 

@@ -5,7 +5,9 @@ first, then the remote; never the working tree's files) and checks, before loadi
 
 1. dvc.lock at that commit records the directory md5 the version tag recorded;
 2. the ``.dir`` manifest DVC serves for it hashes to that md5 (recomputed from its entries);
-3. the bytes of every bundle file hash to the md5s the manifest lists.
+3. the bytes of every bundle file hash to the md5s the manifest lists;
+4. and to the sha256 the version tag recorded for that file (:mod:`.digests`; a tag released
+   before sha256 was recorded has none, and loads on the md5 chain alone).
 
 Only then is the model loaded, through its flavor (:mod:`.flavors`), trusting the registry's
 reviewed skops types and exactly the types the version's tag lists (never the bundle's own
@@ -32,6 +34,7 @@ from .contract import (
     task_of,
     validate_signature,
 )
+from .digests import check_sha256, recorded_sha256
 
 
 class Predictor:
@@ -75,7 +78,8 @@ class Predictor:
         return self.predict(probe) == list(self.fingerprint.get("predictions") or [])
 
 
-def _verified_files(repo: str, label: str, commit: str, bundle_path: str, recorded_md5: str) -> dict:
+def _verified_files(repo: str, label: str, commit: str, bundle_path: str, recorded_md5: str,
+                    sha256: dict | None) -> dict:
     locked = lock_md5s(repo, bundle_path, rev=commit)["md5"][bundle_path]
     if locked != recorded_md5:
         raise RegistryError(f"{label}: dvc.lock at {commit[:7]} records {locked} for {bundle_path}, "
@@ -99,6 +103,7 @@ def _verified_files(repo: str, label: str, commit: str, bundle_path: str, record
             if md5_bytes(data) != files[name]:
                 raise RegistryError(f"{label}: {bundle_path}/{name} has md5 {md5_bytes(data)}, the .dir "
                                     f"manifest lists {files[name]}; refusing to load it")
+            check_sha256(label, bundle_path, name, data, sha256)
             blobs[name] = data
         return blobs
     finally:
@@ -106,11 +111,12 @@ def _verified_files(repo: str, label: str, commit: str, bundle_path: str, record
 
 
 def load_version(repo, family: str, version: str, commit: str, bundle_path: str,
-                 recorded_md5: str, trusted_types=()) -> Predictor:
-    """The bundle of ``family`` ``version`` at ``commit``, verified against ``recorded_md5``;
+                 recorded_md5: str, trusted_types=(), sha256: dict | None = None) -> Predictor:
+    """The bundle of ``family`` ``version`` at ``commit``, verified against ``recorded_md5`` and
+    ``sha256`` (``{file: sha256}`` its tag records; None: an older tag, md5 only);
     ``trusted_types``: the reviewed skops types its version tag lists."""
     label = f"{family} {version}"
-    blobs = _verified_files(str(repo), label, commit, norm_path(bundle_path), recorded_md5)
+    blobs = _verified_files(str(repo), label, commit, norm_path(bundle_path), recorded_md5, sha256)
     signature = validate_signature(json_object(blobs[SIGNATURE_FILE], f"{label}: {SIGNATURE_FILE}"), f"{label}: {SIGNATURE_FILE}")
     fingerprint = json_object(blobs[FINGERPRINT_FILE], f"{label}: {FINGERPRINT_FILE}")
     model = load_model_blobs(blobs, f"{label}: {bundle_path}", trusted_types, signature)
@@ -150,7 +156,8 @@ def load_released(repo, family: str, stage: str | None = "production",
             raise RegistryError(f"no version of {family} holds {stage}")
     info = repo.version(fam, version)
     path, recorded = recorded_bundle(repo.toplevel, info)
-    return load_version(repo.toplevel, family, info.vstring, info.commit, path, recorded, recorded_trust(info))
+    return load_version(repo.toplevel, family, info.vstring, info.commit, path, recorded, recorded_trust(info),
+                        recorded_sha256(info.meta, f"{family} {info.vstring}"))
 
 
 def load_for_serving(repo, family: str, version: str) -> Predictor:

@@ -17,6 +17,7 @@ from .contract import (
     md5_bytes,
     md5_file,
 )
+from .digests import check_sha256
 
 
 @dataclass
@@ -68,20 +69,26 @@ def read_bundle_from_workspace(repo, bundle_path: str) -> Bundle:
     return _bundle(norm_path(bundle_path), files, lambda name: (root / name).read_bytes(), bundle_path)
 
 
-def read_bundle_at(repo, rev: str, bundle_path: str) -> Bundle:
+def read_bundle_at(repo, rev: str, bundle_path: str, sha256: dict | None = None,
+                   label: str | None = None) -> Bundle:
     """The bundle recorded at ``rev``, read through DVC (cache first, then the remote).
 
-    The JSON files are fetched; the model files are known by the md5s of the ``.dir`` manifest,
-    so comparing two bundles does not download the model.
+    The JSON files are fetched, each checked against ``sha256`` (``{file: sha256}`` the version
+    tag of ``rev`` records, :mod:`.digests`; ``label`` names that version in a refusal); the
+    model files are known by the md5s of the ``.dir`` manifest, so comparing two bundles does
+    not download the model.
     """
     bundle_path = norm_path(bundle_path)
+    where = f"{bundle_path}@{rev[:7]}"
+
+    def read(name: str) -> bytes:
+        data = read_dvc_file(fs, f"{bundle_path}/{name}")
+        check_sha256(label or where, bundle_path, name, data, sha256)
+        return data
+
     fs = open_dvc_fs(repo, rev)
     try:
         _, files = dvc_dir_listing(fs, bundle_path)
-        return _bundle(
-            bundle_path, files,
-            lambda name: read_dvc_file(fs, f"{bundle_path}/{name}"),
-            f"{bundle_path}@{rev[:7]}",
-        )
+        return _bundle(bundle_path, files, read, where)
     finally:
         fs.close()

@@ -106,6 +106,8 @@ def cmd_verify(args) -> int:
             print(f"  problem: {line}")
         for line in report["missing"]:
             print(f"  missing in remote: {line}")
+        for line in report.get("warnings", []):
+            print(f"  warning: {line}")
     return 1 if report["problems"] or report["missing"] else 0
 
 

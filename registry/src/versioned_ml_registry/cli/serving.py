@@ -37,6 +37,9 @@ def add_serve(sub):
     durable.add_argument("--fast-ledger", dest="durable_ledger", action="store_const", const=False,
                          help="answer at once; rows are committed within 50 ms, a crash can lose the last ones "
                               "(the default)")
+    p.add_argument("--require-signed", dest="require_signed", action="store_const", const=True, default=None,
+                   help="never serve a holder whose stage tag is unsigned or fails the authority policy "
+                        "(registry/authority.yaml on the protected ref; params.yaml serving.require_signed)")
     p.add_argument("--canary-percent", action="append", default=None, metavar="[FAMILY=]N",
                    help="share of requests a live canary gets (repeatable; default: 10)")
     p.add_argument("--engine", choices=["local", "ray"], default="local",
@@ -56,7 +59,7 @@ def cmd_serve(args) -> int:
     api.serve(args.repo, families=args.family, host=args.host, port=args.port, follow=args.follow,
               remote=args.remote, interval=args.interval, ledger=args.ledger, store_inputs=args.store_inputs,
               canary_percent=args.canary_percent, insecure=args.insecure,
-              durable_ledger=args.durable_ledger, engine=args.engine, replicas=args.replicas, address=args.address)
+              durable_ledger=args.durable_ledger, require_signed=args.require_signed, engine=args.engine, replicas=args.replicas, address=args.address)
     return 0
 
 
@@ -77,7 +80,13 @@ def add_decisions(sub):
     listing.set_defaults(_handler=cmd_decisions_list)
     check = actions.add_parser("verify", help="check the hash chain: exit 1 if a row was edited or deleted")
     check.set_defaults(_handler=cmd_decisions_verify)
-    for action in (show, listing, check):
+    sealing = actions.add_parser("seal", help="sign the ledger's head as a git tag ledger-seal/NAME/SEQ, "
+                                              "so `verify` detects a ledger rewritten whole (push the tag)")
+    sealing.set_defaults(_handler=cmd_decisions_seal)
+    for action in (check, sealing):
+        action.add_argument("--name", default="default", help="the seals' name, for a repository with several "
+                                                                "ledgers (default: default)")
+    for action in (show, listing, check, sealing):
         action.add_argument("--ledger", default=None,
                             help="the ledger (default: the one `serve` writes for this repository)")
         action.add_argument("--json", action="store_true")
@@ -117,12 +126,22 @@ def cmd_decisions_list(args) -> int:
     return 0
 
 
+def cmd_decisions_seal(args) -> int:
+    sealed = api.seal_decisions(args.ledger, args.repo, args.name)
+    if args.json:
+        print_json(sealed)
+    else:
+        print(f"sealed row {sealed['seq']} (head {sealed['head']}) as {sealed['tag']}: "
+              f"`git push origin {sealed['tag']}` to anchor it")
+    return 0
+
+
 def cmd_decisions_verify(args) -> int:
-    report = api.verify_decisions(args.ledger, args.repo)
+    report = api.verify_decisions(args.ledger, args.repo, args.name)
     if args.json:
         print_json(report)
     else:
-        print(f"{report['path']}: {report['rows']} rows, head {report['head']}")
+        print(f"{report['path']}: {report['rows']} rows, head {report['head']}, {report['seals']} seal(s)")
         for line in report["problems"]:
             print(f"  problem: {line}")
         if not report["problems"]:

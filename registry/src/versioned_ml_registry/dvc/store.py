@@ -1,5 +1,5 @@
 """DVC itself: a bundle's files at a revision (cache first, then the remote), the
-workspace's ``dvc status``, and which objects the DVC remote lacks.
+workspace's ``dvc status``, which objects the DVC remote lacks and what the bytes it holds hash to.
 
 DVC is imported inside the functions, so importing this module costs nothing."""
 
@@ -133,6 +133,13 @@ def _manifest(dvc_repo, odb, dir_md5: str):
     return None
 
 
+def _remote_odb(dvc_repo, remote: str | None):
+    try:
+        return dvc_repo.cloud.get_remote_odb(remote, "verify")
+    except Exception as exc:  # NoRemoteError, RemoteConfigError, unknown name
+        raise RegistryError(f"DVC remote: {str(exc).splitlines()[0]}") from exc
+
+
 def missing_in_remote(repo, commit: str, bundle_path: str, remote: str | None = None) -> list[str]:
     """The bundle's objects (``.dir`` manifest and files) absent from the DVC remote.
 
@@ -142,10 +149,7 @@ def missing_in_remote(repo, commit: str, bundle_path: str, remote: str | None = 
     bundle_path = norm_path(bundle_path)
     dir_md5 = lock_md5s(str(repo), bundle_path, rev=commit)["md5"][bundle_path]
     with open_dvc_repo(repo) as dvc_repo:
-        try:
-            odb = dvc_repo.cloud.get_remote_odb(remote, "verify")
-        except Exception as exc:  # NoRemoteError, RemoteConfigError, unknown name
-            raise RegistryError(f"DVC remote: {str(exc).splitlines()[0]}") from exc
+        odb = _remote_odb(dvc_repo, remote)
         try:
             missing = []
             if not odb.exists(dir_md5):
@@ -164,6 +168,33 @@ def missing_in_remote(repo, commit: str, bundle_path: str, remote: str | None = 
             raise
         except Exception as exc:  # network, credentials
             raise RegistryError(f"cannot reach the DVC remote: {str(exc).splitlines()[0]}") from exc
+
+
+def remote_digests(repo, commit: str, bundle_path: str, remote: str | None = None) -> dict[str, tuple]:
+    """``{file relative to the bundle: (md5 the .dir manifest lists, md5 of the bytes the DVC
+    remote holds for it, their sha256)}`` for every bundle file the remote holds. The bytes are
+    streamed from the remote, not from the cache; files it lacks are left out
+    (``missing_in_remote`` names them)."""
+    bundle_path = norm_path(bundle_path)
+    dir_md5 = lock_md5s(str(repo), bundle_path, rev=commit)["md5"][bundle_path]
+    with open_dvc_repo(repo) as dvc_repo:
+        odb = _remote_odb(dvc_repo, remote)
+        try:
+            tree = _manifest(dvc_repo, odb, dir_md5)
+            digests = {}
+            for key, _, hash_info in tree or ():
+                listed = hash_info.value
+                if not odb.exists(listed):
+                    continue
+                md5, sha256 = hashlib.md5(), hashlib.sha256()
+                with odb.fs.open(odb.oid_to_path(listed), mode="rb") as handle:
+                    for chunk in iter(lambda: handle.read(1 << 20), b""):
+                        md5.update(chunk)
+                        sha256.update(chunk)
+                digests["/".join(key)] = (listed, md5.hexdigest(), sha256.hexdigest())
+            return digests
+        except Exception as exc:  # network, credentials
+            raise RegistryError(f"cannot read from the DVC remote: {str(exc).splitlines()[0]}") from exc
 
 
 def push_revisions(repo, commits: list[str], remote: str | None) -> int:

@@ -10,7 +10,9 @@ what ``dvc repro`` prints when a family's propose stage runs (its bundle or sett
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
+from ..bundle.digests import folder_sha256, recorded_sha256
 from ..bundle.reading import read_bundle_at, read_bundle_from_workspace
 from ..dvc.files import artifact_path, lock_md5s
 from ..errors import RegistryError
@@ -71,7 +73,7 @@ def propose(repo, family: str, released=None) -> Proposal:
         return proposal
 
     proposal.released = _version_text(released)
-    old = read_bundle_at(repo, released.commit, bundle_path)
+    old = _released_bundle(repo, released, bundle_path)
     evidence_bump, reasons = compare(old, new, settings.agreement_threshold, settings.metric_tolerance,
                                      settings.prediction_tolerance, settings.probability_tolerance)
     proposal.evidence_bump = evidence_bump.label
@@ -91,8 +93,17 @@ def propose(repo, family: str, released=None) -> Proposal:
     return proposal
 
 
+def _released_bundle(repo: str, info, bundle_path: str):
+    """The bundle of a released version, its bytes checked against the sha256 its tag records
+    (``info`` without a parsed tag, or an older tag: md5 only)."""
+    label = f"{getattr(info, 'family', '')} {_version_text(info)}".strip()
+    return read_bundle_at(repo, info.commit, bundle_path,
+                          recorded_sha256(getattr(info, "meta", None), label), label)
+
+
 def _provenance(repo: str, bundle_path: str, bundle, params: dict) -> dict:
-    """What the version tag records: bundle md5 (dvc.lock), data, code, params, metrics, requirements."""
+    """What the version tag records: bundle md5 (dvc.lock) and the sha256 of every bundle
+    file (:mod:`..bundle.digests`), data, code, params, metrics, requirements."""
     try:
         lock = lock_md5s(repo, bundle_path)
     except RegistryError:
@@ -102,6 +113,7 @@ def _provenance(repo: str, bundle_path: str, bundle, params: dict) -> dict:
     return {
         "path": bundle_path,
         "md5": lock["md5"],
+        "sha256": folder_sha256(Path(repo) / bundle_path),
         "data_version": card.get("data_version") or lock["data_version"],
         "preprocessing": card.get("preprocessing") or lock["preprocessing"],
         "params": card.get("params") or composed,
@@ -143,8 +155,8 @@ def format_report(proposal: Proposal) -> str:
 def diff_versions(toplevel: str, fam, before, after) -> dict:
     """Params, metrics and the bundle-evidence bump between two released versions."""
     settings = load_settings(toplevel, fam.name)
-    bump, reasons = compare(read_bundle_at(toplevel, before.commit, before.bundle_path),
-                            read_bundle_at(toplevel, after.commit, after.bundle_path),
+    bump, reasons = compare(_released_bundle(toplevel, before, before.bundle_path),
+                            _released_bundle(toplevel, after, after.bundle_path),
                             settings.agreement_threshold, settings.metric_tolerance,
                             settings.prediction_tolerance, settings.probability_tolerance)
     return {"family": fam.name, "old": before.vstring, "new": after.vstring, "bump": bump.label,

@@ -66,11 +66,28 @@ def _annotation_problems(tag) -> list[str]:
     return []
 
 
+def signature_problems(repo, families) -> list[str]:
+    """Every registry tag of ``families`` that the authority policy (:mod:`..tags.trust`) fails:
+    unsigned where it needs a signature, an unknown or expired key, a principal not allowed
+    for what the tag did, or a signature that does not verify."""
+    from ..tags.trust import Judge, load_policy
+
+    judge = Judge(repo.toplevel, load_policy(repo.toplevel))
+    return [f"{tag}: {why}" for fam in families
+            for tag, why in sorted(judge.records(repo.read_records(fam.name)).items())]
+
+
 def verify_families(toplevel: str, families, remote: bool = False) -> dict:
     """``verify`` over ``families``: md5s against dvc.lock, stage tags against the versions
-    they name, annotations against their limits, and (``remote``) artifacts in the DVC remote."""
+    they name, annotations against their limits, and (``remote``) artifacts in the DVC remote,
+    their bytes against the sha256 the version tags record (:mod:`..bundle.digests`).
+    ``warnings``: versions that record no sha256, which still load."""
+    from ..bundle.digests import remote_sha256_problems, tag_findings
+
     versions = [v for fam in families for v in fam.sorted_versions()]
     problems = verify_version_tags(toplevel, versions)
+    sha256_problems, warnings = tag_findings(versions)
+    problems += sha256_problems
     for fam in families:
         problems += fam.problems()
         for tag in list(fam.versions.values()) + fam.events:
@@ -93,4 +110,9 @@ def verify_families(toplevel: str, families, remote: bool = False) -> dict:
                 continue
             if gaps:
                 missing.append(f"artifacts of {info.tag} are not in the DVC remote ({len(gaps)} missing, e.g. {gaps[0]})")
-    return {"checked": len(versions), "checked_remote": checked_remote, "problems": problems, "missing": missing}
+            try:
+                problems += remote_sha256_problems(toplevel, info)
+            except RegistryError as exc:
+                missing.append(f"{info.tag}: {exc}")
+    return {"checked": len(versions), "checked_remote": checked_remote, "problems": problems, "missing": missing,
+            "warnings": warnings}

@@ -19,6 +19,7 @@ from typing import Dict, List, Optional
 from ..errors import RegistryError
 from ..tags.remote import fetch_tags
 from ..tags.repo import Repo
+from ..tags.trust import current_judge
 from .router import FamilyRouter, Holders, one_line
 from .settings import FOLLOW_MODES
 
@@ -28,7 +29,7 @@ log = logging.getLogger("model_registry.serve")
 
 class Follower:
     def __init__(self, toplevel: str, routers: Dict[str, FamilyRouter], mode: str = "local",
-                 remote: str = "origin", interval: float = 1.0):
+                 remote: str = "origin", interval: float = 1.0, require_signed: bool = False):
         if mode not in FOLLOW_MODES:
             raise RegistryError(f"follow must be one of {', '.join(FOLLOW_MODES)}, not {mode!r}")
         self.toplevel = toplevel
@@ -38,7 +39,9 @@ class Follower:
         self.interval = interval
         self.problem: Optional[str] = None  # the last fetch failure, while it lasts
         self.last_read: Optional[float] = None
+        self.require_signed = require_signed  # never hand a router a holder whose tag fails the policy
         self._repo = Repo(toplevel)
+        self._logged: set = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
@@ -52,6 +55,8 @@ class Follower:
             futures: List[Future] = []
             for name, router in self.routers.items():
                 try:
+                    if self.require_signed:
+                        self._repo.judge = current_judge(self.toplevel, self._repo.judge, True)
                     fam = self._repo.family_state(name)
                     holders = Holders.of(fam)
                 except RegistryError as exc:
@@ -60,10 +65,19 @@ class Follower:
                     router.tag_problem = str(exc)
                     continue
                 router.tag_problem = None
-                router.tag_warnings = fam.problems()  # e.g. a second version tagged at a holder's commit
+                router.tag_warnings = fam.problems() + self._untrusted(name)  # e.g. a second version tagged at a holder's commit
                 futures += router.want(holders, retry_failed)
             self.last_read = time.time()
             return futures
+
+    def _untrusted(self, family: str) -> List[str]:
+        lines = [f"{tag}: {why}; not served (require_signed)"
+                 for tag, why in sorted(self._repo.untrusted.get(family, {}).items())]
+        for line in lines:
+            if line not in self._logged:
+                log.error(line)
+                self._logged.add(line)
+        return lines
 
     def _fetch(self) -> None:
         try:

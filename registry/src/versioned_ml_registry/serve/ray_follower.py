@@ -43,7 +43,8 @@ class FollowerActor:
     def __init__(self, settings: ServeSettings, replicas: int):
         self.settings, self.replicas = settings, replicas
         self.sinks = {name: HolderSink(name) for name in settings.families}
-        self.follower = Follower(settings.toplevel, self.sinks, settings.follow, settings.remote, settings.interval)
+        self.follower = Follower(settings.toplevel, self.sinks, settings.follow, settings.remote, settings.interval,
+                                 settings.require_signed)
         self.epoch = 0
         self.configs: Dict[str, dict] = {}
         self.reports: Dict[str, Dict[str, int]] = {name: {} for name in settings.families}  # replica -> epoch

@@ -37,7 +37,7 @@ class Service:
             name: FamilyRouter(name, self.load, self.loader, settings.canary_percent[name])
             for name in settings.families}
         self.follower = Follower(settings.toplevel, self.routers, settings.follow, settings.remote,
-                                 settings.interval)
+                                 settings.interval, settings.require_signed)
         self.metrics = Metrics(lambda: self.routers)
         self.shadow = ShadowRunner(self.ledger, self.metrics)
         self.plane = DataPlane(self.routers, self.ledger, self.metrics, self.shadow, settings.limits)

@@ -15,6 +15,7 @@ the defaults below. Every setting is optional::
       body_timeout: 30          # seconds a request body may take to arrive (then 408)
       auth:
         predict: false          # true: predict and infer need the token too (serve.auth)
+      require_signed: false     # true: never serve a holder whose stage tag fails the authority policy
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class ServeSettings:
     limits: Limits = field(default_factory=Limits)
     token: Optional[str] = field(default=None, repr=False)  # serve.auth: from the environment only
     protect_predict: bool = False
+    require_signed: bool = False
 
 
 def params_serving(toplevel: str) -> dict:
@@ -113,7 +115,7 @@ def serve_settings(toplevel: str, known_families: List[str], families: Optional[
                    remote: Optional[str] = None, interval: Optional[float] = None,
                    ledger: Optional[str] = None, store_inputs: Optional[bool] = None,
                    canary_percent: Optional[List[str]] = None, insecure: bool = False,
-                   durable_ledger: Optional[bool] = None,
+                   durable_ledger: Optional[bool] = None, require_signed: Optional[bool] = None,
                    environ: Optional[Mapping[str, str]] = None) -> ServeSettings:
     """The settings for serving ``toplevel``: the options given (None: not given) over
     params.yaml over the defaults. ``known_families``: the families the repository has."""
@@ -134,6 +136,7 @@ def serve_settings(toplevel: str, known_families: List[str], families: Optional[
         remote=_choose("remote", remote, conf, "origin", str),
         interval=_choose("interval", interval, conf, 1.0, float),
         store_inputs=_choose("store_inputs", store_inputs, conf, True, bool),
+        require_signed=_choose("require_signed", require_signed, conf, False, bool),
     )
     if settings.follow not in FOLLOW_MODES:
         raise RegistryError(f"serving setting follow must be one of {', '.join(FOLLOW_MODES)}, not {settings.follow!r}")

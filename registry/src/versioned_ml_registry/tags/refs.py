@@ -94,8 +94,41 @@ def read_tags(toplevel: str, patterns: Sequence[str] = ("refs/tags",), messages:
             continue
         ref = ref.lstrip("\n")
         records.append(TagRecord(ref[10:] if ref.startswith("refs/tags/") else ref, oid, commit, tagger_name,
-                                 tagger_email.strip("<>"), int(when) if when.isdigit() else 0, message))
+                                 tagger_email.strip("<>"), int(when) if when.isdigit() else 0,
+                                 without_signature(message)))
     return records
+
+
+SIGNATURE_MARKERS = ("-----BEGIN SSH SIGNATURE-----", "-----BEGIN PGP SIGNATURE-----")
+
+
+def without_signature(message: str) -> str:
+    """A tag message without the signature block a signed tag ends with."""
+    for marker in SIGNATURE_MARKERS:
+        if message.startswith(marker):
+            return ""
+        at = message.rfind("\n" + marker)
+        if at >= 0:
+            return message[:at + 1]
+    return message
+
+
+def raw_objects(toplevel: str, oids: Sequence[str]) -> dict[str, bytes]:
+    """The bytes of the objects ``oids`` (one ``git cat-file --batch`` call)."""
+    if not oids:
+        return {}
+    out = git(toplevel, "cat-file", "--batch", input=("\n".join(oids) + "\n").encode()).stdout
+    objects, at = {}, 0
+    for oid in oids:
+        header_end = out.index(b"\n", at)
+        header = out[at:header_end].split()
+        if len(header) < 3:  # "<oid> missing"
+            at = header_end + 1
+            continue
+        size = int(header[2])
+        objects[oid] = out[header_end + 1:header_end + 1 + size]
+        at = header_end + 1 + size + 1
+    return objects
 
 
 def tag_names(toplevel: str) -> list[str]:
@@ -164,28 +197,34 @@ def tag_object_bytes(tag: NewTag, name: str, email: str) -> bytes:
     ).encode("utf-8")
 
 
-def create_tag_objects(toplevel: str, tags: Sequence[NewTag], who: tuple[str, str]) -> list[str]:
-    """Write the tag objects into the object store (one git call); return their ids."""
-    if not tags:
+def write_objects(toplevel: str, objects: Sequence[bytes]) -> list[str]:
+    """Write tag objects (their bytes) into the object store in one git call; their ids."""
+    if not objects:
         return []
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="registry-tags-") as tmp:
         paths = []
-        for i, tag in enumerate(tags):
-            if tag.time is None:
-                raise ValueError(f"tag {tag.name} has no time")
+        for i, data in enumerate(objects):
             p = os.path.join(tmp, str(i))
             with open(p, "wb") as fh:
-                fh.write(tag_object_bytes(tag, *who))
+                fh.write(data)
             paths.append(p)
         out = git(
             toplevel, "hash-object", "-t", "tag", "-w", "--stdin-paths",
             input=("\n".join(paths) + "\n").encode(),
         ).stdout.decode().split()
-    if len(out) != len(tags):
+    if len(out) != len(objects):
         raise RegistryError("git hash-object returned an unexpected number of objects")
     return out
+
+
+def create_tag_objects(toplevel: str, tags: Sequence[NewTag], who: tuple[str, str]) -> list[str]:
+    """Write unsigned tag objects into the object store (one git call); return their ids."""
+    for tag in tags:
+        if tag.time is None:
+            raise ValueError(f"tag {tag.name} has no time")
+    return write_objects(toplevel, [tag_object_bytes(tag, *who) for tag in tags])
 
 
 def _transaction(toplevel: str, commands: list[str]) -> None:

@@ -47,6 +47,8 @@ class Repo:
         self._families: dict[str, FamilyState] = {}
         self._records: dict[str, list[TagRecord]] = {}
         self.notes: list[str] = []  # what recovering from an interrupted command did
+        self.judge = None  # a trust.Judge: family states then leave out the tags it fails
+        self.untrusted: dict[str, dict[str, str]] = {}  # family -> {tag: why it was left out}
         gto_config.check(self.toplevel, self.git_dir)
         self._recover_every_family()
 
@@ -91,6 +93,10 @@ class Repo:
         if name not in self._families:
             self._recover(name, strict=False)
             self._records[name] = self.read_records(name)
+            if self.judge is not None:
+                failing = self.judge.records(self._records[name])
+                self.untrusted[name] = failing
+                self._records[name] = [rec for rec in self._records[name] if rec.name not in failing]
             self._families[name] = FamilyState.from_records(name, self._records[name])
         return self._families[name]
 
@@ -166,8 +172,26 @@ class Repo:
         for tag in tags:
             tag.time = t
             t += 1
-        shas = dict(zip((tag.name for tag in tags), gitrefs.create_tag_objects(self.toplevel, tags, who)))
+        shas = dict(zip((tag.name for tag in tags), gitrefs.write_objects(self.toplevel, self.sealed(tags, who))))
         return PreparedWrite(family, [[(tag.name, shas[tag.name]) for tag in step] for step in steps])
+
+    def sealed(self, tags: Sequence[NewTag], who: tuple[str, str]) -> list[bytes]:
+        """The tag objects' bytes, signed when git is configured to sign, each checked against
+        the authority policy before anything is written (:mod:`.trust`)."""
+        from . import signing, trust
+
+        signer = signing.configured(self.toplevel, who[1])
+        policy = trust.load_policy(self.toplevel)
+        objects = []
+        for tag in tags:
+            raw = gitrefs.tag_object_bytes(tag, *who)
+            if signer is not None:
+                raw += signer.sign(raw)
+            refused = trust.refusal(policy, tag.name, tag.message, raw, tag.time)
+            if refused:
+                raise RegistryError(refused)
+            objects.append(raw)
+        return objects
 
     def write_prepared(self, prepared: PreparedWrite, between: Callable[[int], None] | None = None,
                        published: bool = False) -> list[str]:
