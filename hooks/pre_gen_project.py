@@ -40,6 +40,12 @@ YAML_SCALAR = re.compile(r"[0-9][0-9_]*(e-?[0-9]+)?|0x[0-9a-f_]+|0o[0-7_]+|0b[01
 # Jinja's three openers, spelled so that this file (itself a Jinja template) keeps them.
 JINJA = ("{" "{", "{" "%", "{" "#")
 JINJA_SHOWN = f"'{JINJA[0]}', '{JINJA[1]}' or '{JINJA[2]}'"
+# GitHub's cron (UTC): minute hour day-of-month month day-of-week, each field `*`, a number, a
+# range or a list of them, with an optional /step; months and days may be named (JAN, MON).
+CRON_FIELDS = (("minute", 0, 59, ()), ("hour", 0, 23, ()), ("day of month", 1, 31, ()),
+               ("month", 1, 12, "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split()),
+               ("day of week", 0, 6, "SUN MON TUE WED THU FRI SAT".split()))
+CRON_ITEM = re.compile(r"(\*|([0-9A-Z]+)(-([0-9A-Z]+))?)(/([0-9]+))?")
 
 # A project or package name is a folder, a distribution, a module: keep it well under the
 # 255-byte file-name limit (the DVC remote folder adds "-dvc-storage", egg-info more).
@@ -118,6 +124,24 @@ def email_problem(email: str) -> str | None:
     return None
 
 
+def cron_problem(cron: str) -> str | None:
+    problem = (f"release_train_cron {shown(cron)} is not a cron schedule GitHub runs: five fields, "
+               "minute hour day-of-month month day-of-week (UTC), e.g. '0 6 * * 1-5' or '30 5 * * MON'")
+    fields = cron.split(" ")
+    if len(fields) != len(CRON_FIELDS):
+        return problem
+    for field, (_, low, high, names) in zip(fields, CRON_FIELDS):
+        for item in field.split(","):
+            found = CRON_ITEM.fullmatch(item)
+            if not found or found.group(6) and int(found.group(6)) == 0:
+                return problem
+            for value in filter(None, found.group(2, 4)):
+                number = names.index(value) + low if value in names else int(value) if value.isdigit() else -1
+                if not low <= number <= high:
+                    return problem
+    return None
+
+
 def project_problem(project: str) -> str | None:
     return too_long("project", project, NAME_LIMIT, "as it names the folder and the distribution") or (
         None if SLUG.fullmatch(project) else
@@ -187,6 +211,7 @@ def problems(answers: dict) -> list[str]:
         "python_version": lambda: None if PYTHON_VERSION.fullmatch(answers["python_version"]) else (
             f"python_version {shown(answers['python_version'])} is not a Python version like "
             "'3.11' (3.8 to 3.19)"),
+        "release_train_cron": lambda: cron_problem(answers["release_train_cron"]),
     }
     found = []
     for key, check in checks.items():

@@ -7,4 +7,4 @@ out="$(mktemp -d -t versioned-ml-lint.XXXXXX)"
 trap 'rm -rf "$out"' EXIT
 export TMPDIR="$out"  # cookiecutter leaves temp folders behind
 cookiecutter --no-input "$template" --output-dir "$out" >/dev/null
-ruff check --target-version py311 "$template/registry" "$template/testkit" "$template/tests" "$template/benchmarks" "$out"/*/src "$out"/*/tests
+ruff check --target-version py311 "$template/registry" "$template/testkit" "$template/tests" "$template/benchmarks" "$out"/*/src "$out"/*/tests "$out"/*/scripts

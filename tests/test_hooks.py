@@ -34,6 +34,11 @@ BAD_ANSWERS = [
     ("model_family", "null"),
     ("python_version", "3"),
     ("python_version", "python3.11"),
+    ("release_train_cron", "daily"),
+    ("release_train_cron", "0 6 * *"),
+    ("release_train_cron", "60 6 * * *"),
+    ("release_train_cron", "0 6 * * MON-FRY"),
+    ("release_train_cron", "*/0 * * * *"),
 ]
 
 

@@ -200,7 +200,7 @@ def test_a_booster_family_is_released_in_its_native_format_and_predicts(released
     assert f"released {family} v0.1.0" in releases[family], releases[family]
     bundle = project / "models" / family
     assert {path.name for path in bundle.iterdir()} == {native, "preprocess.skops", "flavor.json", "signature.json",
-                                                        "fingerprint.json", "card.json"}
+                                                        "fingerprint.json", "card.json", "profile.json"}
     recorded = tag_yaml(project, f"{family}@v0.1.0")["flavor"]
     assert recorded["flavor"] == flavor and recorded["trusted_types"] == []
     card = json.loads((bundle / "card.json").read_text())

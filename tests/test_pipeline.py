@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 FAMILY = "cultivar"
 RAW = f"data/raw/{FAMILY}.csv"
 METRICS = f"metrics/{FAMILY}.json"
-BUNDLE_FILES = {"model.skops", "flavor.json", "signature.json", "fingerprint.json", "card.json"}
+BUNDLE_FILES = {"model.skops", "flavor.json", "signature.json", "fingerprint.json", "card.json", "profile.json"}
 STAGES = ("prepare", "train", "evaluate", "package", "propose")
 
 
@@ -67,6 +67,33 @@ def test_the_bundle_describes_its_interface_and_behaviour(reproduced):
     model = load_model_file(bundle / "model.skops")
     assert isinstance(model, Pipeline)
     assert predict(model, signature, fingerprint["probe"]) == fingerprint["predictions"]
+
+
+def test_the_bundle_pins_its_training_profile(reproduced):
+    """profile.json: every input of the training split, the test predictions, inside the md5 dvc.lock pins."""
+    from versioned_ml_registry.bundle import md5_file
+    from versioned_ml_registry.dvc.store import manifest_md5
+
+    bundle = reproduced / "models" / FAMILY
+    signature = json.loads((bundle / "signature.json").read_text())
+    profile = json.loads((bundle / "profile.json").read_text(), parse_constant=lambda name: pytest.fail(name))
+    assert set(profile["features"]) == {field["name"] for field in signature["inputs"]}
+    assert all(feature["kind"] == "numeric" and feature["min"] <= feature["quantiles"]["0.5"] <= feature["max"]
+               for feature in profile["features"].values())
+    prepared = reproduced / "data" / "prepared" / FAMILY
+    assert profile["rows"] == len((prepared / "train.csv").read_text().splitlines()) - 1
+    predictions = profile["predictions"]
+    assert predictions["split"] == "test" and predictions["kind"] == "label"
+    assert predictions["rows"] == len((prepared / "test.csv").read_text().splitlines()) - 1
+    assert set(predictions["frequencies"]) <= set(signature["output"]["labels"])
+
+    package = lock_stage(reproduced, f"package@{FAMILY}")
+    assert {f"data/prepared/{FAMILY}/train.csv", f"data/prepared/{FAMILY}/test.csv"} <= {dep["path"] for dep in package["deps"]}
+    md5 = package["outs"][0]["md5"]
+    listing = json.loads((reproduced / ".dvc/cache/files/md5" / md5[:2] / md5[2:]).read_text())
+    files = {entry["relpath"]: entry["md5"] for entry in listing}
+    assert files["profile.json"] == md5_file(bundle / "profile.json")
+    assert manifest_md5(files) == md5
 
 
 def test_a_second_repro_changes_nothing(reproduced):

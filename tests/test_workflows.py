@@ -23,7 +23,7 @@ from cookiecutter.main import cookiecutter
 
 from vml_testkit.paths import TEMPLATE
 from vml_testkit.venvs import ServerError, actionlint_executable
-WORKFLOWS = ("pr.yml", "release.yml", "deploy.yml")
+WORKFLOWS = ("pr.yml", "release.yml", "deploy.yml", "release-train.yml")
 
 
 # --------------------------------------------------------------------------- GitHub filter patterns

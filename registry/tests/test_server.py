@@ -45,7 +45,7 @@ def test_predicts_classification_and_regression_with_the_production_holder(serve
         records = fingerprint["probe"][:10]
         status, headers, body = server.client.predict(family, records)
         assert status == 200, body
-        assert set(body) == {"family", "version", "request_id", "predictions"}
+        assert set(body) - {"flags"} == {"family", "version", "request_id", "predictions"}  # flags: docs/SERVING.md
         assert body["family"] == family and body["version"] == "v0.1.0"
         assert headers["x-model-version"] == "v0.1.0" and headers["x-request-id"] == body["request_id"]
         assert headers["x-model-route"] == "production"

@@ -160,8 +160,8 @@ def release(repo: RepoLike = None, family: str = None, bump: str | None = None,
 
     r = open_repo(repo)
     releasing.check_releasable(r)
-    return releasing.release(r, family, propose(r, family), bump, force, reason, if_changed=if_changed,
-                             remote=None if offline else "origin")
+    return _announced(r, releasing.release(r, family, propose(r, family), bump, force, reason,
+                                           if_changed=if_changed, remote=None if offline else "origin"))
 
 
 def promote(repo: RepoLike = None, family: str = None, version: str = None, stage: str = None,
@@ -176,42 +176,58 @@ def promote(repo: RepoLike = None, family: str = None, version: str = None, stag
     if push:
         from .lifecycle.publish import promote_and_push
 
-        return promote_and_push(r, family, version, stage, reason, force, skip_staging, breaking,
-                                remote=remote, dvc_remote=dvc_remote)
-    return promotion.promote(r, family, version, stage, reason, force, skip_staging, breaking, dvc_remote)
+        return _announced(r, promote_and_push(r, family, version, stage, reason, force, skip_staging, breaking,
+                                              remote=remote, dvc_remote=dvc_remote), published=True)
+    return _announced(r, promotion.promote(r, family, version, stage, reason, force, skip_staging, breaking,
+                                           dvc_remote))
 
 
 def rollback(repo: RepoLike = None, family: str = None, to: str | None = None,
              reason: str | None = None, force: bool = False) -> Result:
     from .lifecycle import rollback as recovery
 
-    return recovery.rollback(open_repo(repo), family, to, reason, force)
+    r = open_repo(repo)
+    return _announced(r, recovery.rollback(r, family, to, reason, force))
+
+
+def rollout(repo: RepoLike = None, family: str = None, server: str = None, dry_run: bool = False,
+            watch: bool = False, every: float = 30.0, timeout: float = 3600.0) -> Result:
+    """Decide a live canary on the evidence the server at ``server`` measured, by the family's
+    ``rollout:`` policy: promote it, abort it, or wait (``data["decision"]``, ``data["exit_code"]``)."""
+    from .lifecycle.rollout import rollout as decide_rollout
+
+    r = open_repo(repo)
+    return _announced(r, decide_rollout(r, family, server, dry_run, watch, every, timeout))
 
 
 def drill(repo: RepoLike = None, family: str = None, reason: str | None = None) -> Result:
     from .lifecycle import rollback as recovery
 
-    return recovery.drill(open_repo(repo), family, reason)
+    r = open_repo(repo)
+    return _announced(r, recovery.drill(r, family, reason))
 
 
 def abort_canary(repo: RepoLike = None, family: str = None, reason: str | None = None) -> Result:
     from .lifecycle import promote as promotion
 
-    return promotion.abort_canary(open_repo(repo), family, reason)
+    r = open_repo(repo)
+    return _announced(r, promotion.abort_canary(r, family, reason))
 
 
 def deprecate(repo: RepoLike = None, family: str = None, version: str = None,
               reason: str | None = None, force: bool = False) -> Result:
     from .lifecycle import promote as promotion
 
-    return promotion.retire(open_repo(repo), family, version, Stage.DEPRECATED, reason, force)
+    r = open_repo(repo)
+    return _announced(r, promotion.retire(r, family, version, Stage.DEPRECATED, reason, force))
 
 
 def archive(repo: RepoLike = None, family: str = None, version: str = None,
             reason: str | None = None, force: bool = False) -> Result:
     from .lifecycle import promote as promotion
 
-    return promotion.retire(open_repo(repo), family, version, Stage.ARCHIVED, reason, force)
+    r = open_repo(repo)
+    return _announced(r, promotion.retire(r, family, version, Stage.ARCHIVED, reason, force))
 
 
 def push(repo: RepoLike = None, remote: str = "origin", dvc_remote: str | None = None,
@@ -219,7 +235,49 @@ def push(repo: RepoLike = None, remote: str = "origin", dvc_remote: str | None =
     """Publish: the DVC artifacts of unpublished versions, then their tags in one atomic push."""
     from .lifecycle.publish import push as publish
 
-    return publish(open_repo(repo), remote, dvc_remote, family)
+    r = open_repo(repo)
+    return _announced(r, publish(r, remote, dvc_remote, family), published=True)
+
+
+def _announced(r: Repo, res: Result, published: bool = False) -> Result:
+    """``res``, after the stage changes the team can now see went to the webhooks outbox
+    (:mod:`.notify.announce`: never fails a command whose tags are written)."""
+    from .notify.announce import announce
+
+    announce(r, res, published)
+    return res
+
+
+# ---- stage-change webhooks ------------------------------------------------------------
+
+def webhooks_pending(repo: RepoLike = None) -> dict:
+    """The events waiting in the outbox, oldest first, with their attempts and the endpoints
+    still owed: ``{"config", "outbox", "events"}``."""
+    from .notify.config import CONFIG_FILE, load
+    from .notify.outbox import listing, outbox_dir
+
+    r = open_repo(repo)
+    webhooks = load(r.toplevel)
+    return {"config": CONFIG_FILE if webhooks is not None else None, "outbox": str(outbox_dir(r.git_dir)),
+            "events": listing(r.git_dir, webhooks)}
+
+
+def webhooks_deliver(repo: RepoLike = None, attempts: int | None = None, wait: bool = True,
+                     only: list[str] | None = None) -> dict:
+    """Send what waits in the outbox (``only``: the events of these ids), with the retries of
+    ``registry/webhooks.yaml`` (``attempts`` overrides their number): ``{"delivered", "dropped",
+    "pending", "busy"}`` lists of event ids. ``wait``: wait for events another process is
+    sending, then send what they left."""
+    from .notify.config import CONFIG_FILE, load
+    from .notify.delivery import deliver
+
+    r = open_repo(repo)
+    webhooks = load(r.toplevel)
+    if webhooks is None:
+        raise RegistryError(f"no {CONFIG_FILE} in {r.toplevel}: no endpoint to deliver to")
+    if attempts is not None and (isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 50):
+        raise RegistryError(f"--attempts must be from 1 to 50, not {attempts!r}")
+    return deliver(r.toplevel, r.git_dir, webhooks, wait, attempts, only)
 
 
 # ---- serving and its decisions --------------------------------------------------------

@@ -32,21 +32,24 @@ def make_data(labels=("barbera", "barolo", "grignolino"), n=60, seed=0):
 def write_bundle(root: Path, family: str = "cultivar", *, C: float = 1.0, seed: int = 0,
                  labels=("barbera", "barolo", "grignolino"), features=FEATURES,
                  description: str = "test model", metrics=None, flip: int = 0,
-                 task: str = "classification") -> Path:
+                 task: str = "classification", profile: bool = False, shuffle: bool = False) -> Path:
     """A real bundle written through the bundle contract (skops pipeline, signature,
-    fingerprint, card).
+    fingerprint, card; with ``profile``, profile.json of the training records and the
+    predictions on the probe records).
 
     ``flip`` changes that many probe predictions (by training on relabelled points), to
-    produce a behaviour change.
+    produce a behaviour change. ``shuffle`` trains on shuffled labels: a model truly worse.
     """
     import numpy as np
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
-    from versioned_ml_registry.bundle import make_signature, predict, save_model
+    from versioned_ml_registry.bundle import build_profile, make_signature, predict, save_model
 
     X, y = make_data(labels, seed=seed)
+    if shuffle:
+        y = np.random.default_rng(seed).permutation(y)
     columns = [FEATURES.index(f) if f in FEATURES else 0 for f in features]
     X = X[:, columns]
     probe_X, _ = make_data(labels, n=30, seed=99)
@@ -65,7 +68,8 @@ def write_bundle(root: Path, family: str = "cultivar", *, C: float = 1.0, seed: 
         extra_X = np.repeat(probe_X[:flip], 20, axis=0)
         probe_pred = pipeline.fit(X, y).predict(probe_X[:flip])
         extra_y = np.repeat([classes[(classes.index(p) + 1) % len(classes)] for p in probe_pred], 20)
-        pipeline.fit(np.vstack([X, extra_X]), np.concatenate([y, extra_y]))
+        X = np.vstack([X, extra_X])
+        pipeline.fit(X, np.concatenate([y, extra_y]))
     else:
         pipeline.fit(X, y)
     bundle = root / "models" / family
@@ -82,6 +86,10 @@ def write_bundle(root: Path, family: str = "cultivar", *, C: float = 1.0, seed: 
     for name, value in (("signature.json", signature), ("card.json", card),
                         ("fingerprint.json", {"probe": probe, "predictions": predictions})):
         (bundle / name).write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+    if profile:
+        training = [dict(zip(features, map(float, row))) for row in X]
+        (bundle / "profile.json").write_text(json.dumps(build_profile(training, signature, predictions, task),
+                                                        indent=2, sort_keys=True) + "\n")
     return bundle
 
 

@@ -24,7 +24,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .evidence import copy_registry, init_repo, lock_md5, record, write_bundle
+from . import evidence
+from .evidence import copy_registry, init_repo, lock_md5, record
 from .git import git
 from .net import free_port, poll
 from .registry import FakeProposal, write_release
@@ -42,6 +43,11 @@ stages:
     deps: [src/pkg/package.py]
     outs: [models/price]
 """
+
+
+def write_bundle(root: Path, family: str, **options) -> Path:
+    """``evidence.write_bundle`` with its profile.json: every served bundle has a profile."""
+    return evidence.write_bundle(root, family, profile=True, **options)
 
 
 def release_bundle(root: Path, family: str) -> str:

@@ -1,7 +1,8 @@
 """The `package` stage of one family: write its bundle, models/<family>/, through the
 registry's bundle contract (see docs/BUNDLE.md): the model's files in its flavor's format,
 flavor.json (with the family's reviewed ``trusted_types``), the signature, the behaviour
-fingerprint on the probe set and the card.
+fingerprint on the probe set, the card, and the profile: the training split's inputs and the
+model's predictions on the test split.
 
 The card's text (description, intended use, limitations, owners) is the family conf's
 ``card:``; the stage adds the data and code md5s, the params, the metrics, the flavor and the
@@ -13,7 +14,7 @@ Usage (dvc.yaml runs it per family): python -m {{ cookiecutter.package }}.packag
 import platform
 from importlib.metadata import version
 
-from versioned_ml_registry.bundle import md5_file, write_bundle
+from versioned_ml_registry.bundle import build_profile, load_model_file, md5_file, predict, write_bundle
 
 from .data import setting, task, trusted_types
 from .errors import run_stage
@@ -50,13 +51,22 @@ def card(family: str, conf: dict, metrics: dict, flavor: dict) -> dict:
     }
 
 
+def profile(conf: dict, folder: str, signature: dict, prepared: str) -> dict:
+    """The training profile: the training split's inputs, and the model's predictions on the test split."""
+    model = load_model_file(folder, trusted_types(conf), signature)
+    predictions = predict(model, signature, read_rows(f"{prepared}/test.csv"))
+    return build_profile(read_rows(f"{prepared}/train.csv"), signature, predictions, task(conf))
+
+
 def main(family: str) -> None:
     conf = family_params(family)
     folder = require_file(model_dir(family), folder=True)
     flavor = read_json(f"{folder}/flavor.json")
-    write_bundle(bundle_dir(family), folder, read_json(trained_signature(family)),
-                 read_rows(f"{prepared_dir(family)}/probe.csv"),
-                 card(family, conf, read_json(metrics_file(family)), flavor), trusted_types(conf))
+    signature = read_json(trained_signature(family))
+    prepared = prepared_dir(family)
+    write_bundle(bundle_dir(family), folder, signature, read_rows(f"{prepared}/probe.csv"),
+                 card(family, conf, read_json(metrics_file(family)), flavor), trusted_types(conf),
+                 profile(conf, folder, signature, prepared))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The model bundle: its contract (:mod:`.contract`), reading a bundle at a commit
-(:mod:`.reading`), verified loading (:mod:`.loading`) and skops files made byte-stable
-(:mod:`.skops_bytes`).
+(:mod:`.reading`), verified loading (:mod:`.loading`), the training profile (:mod:`.profile`)
+and skops files made byte-stable (:mod:`.skops_bytes`).
 
 The names below are the contract a project's pipeline imports, as in
 ``from versioned_ml_registry.bundle import save_model``.
@@ -14,7 +14,9 @@ from .contract import (
     JSON_FILES,
     KINDS,
     MODEL_FILE,
+    OPTIONAL_JSON_FILES,
     OUTPUT_TYPES,
+    PROFILE_FILE,
     SIGNATURE_FILE,
     TASKS,
     TRUSTED_TYPES,
@@ -43,6 +45,7 @@ from .contract import (
     write_bundle,
     write_json,
 )
+from .profile import build_profile
 
 __all__ = [
     "CARD_FILE",
@@ -52,10 +55,13 @@ __all__ = [
     "JSON_FILES",
     "KINDS",
     "MODEL_FILE",
+    "OPTIONAL_JSON_FILES",
     "OUTPUT_TYPES",
+    "PROFILE_FILE",
     "SIGNATURE_FILE",
     "TASKS",
     "TRUSTED_TYPES",
+    "build_profile",
     "fingerprint",
     "flavor_meta",
     "has_probabilities",

@@ -15,8 +15,12 @@ through it. docs/BUNDLE.md in a generated repository documents the same contract
 |                    | (labels, and whether class probabilities exist)                   |
 | ``fingerprint.json`` | predictions (and probabilities) on a fixed probe set of records |
 | ``card.json``      | data and code md5s, params, metrics, serving requirements         |
+| ``profile.json``   | the training profile (:mod:`.profile`): per input, missing rate,  |
+|                    | numeric range and quantiles, category frequencies; the prediction |
+|                    | distribution on the test split                                    |
 
-A bundle without ``flavor.json`` (written before flavors) is a scikit-learn bundle.
+A bundle without ``flavor.json`` (written before flavors) is a scikit-learn bundle; one without
+``profile.json`` (written before profiles) is valid, and its readers get no profile.
 
 numpy, scikit-learn and skops are imported only by the functions that need them (the
 ``bundle`` extra), so reading a signature costs nothing.
@@ -37,7 +41,10 @@ FLAVOR_FILE = "flavor.json"
 SIGNATURE_FILE = "signature.json"
 FINGERPRINT_FILE = "fingerprint.json"
 CARD_FILE = "card.json"
-JSON_FILES = (SIGNATURE_FILE, FINGERPRINT_FILE, CARD_FILE)
+PROFILE_FILE = "profile.json"
+JSON_FILES = (SIGNATURE_FILE, FINGERPRINT_FILE, CARD_FILE)  # every bundle has these
+# and these when written by a newer registry: older bundles lack them (readers get None)
+OPTIONAL_JSON_FILES = (PROFILE_FILE,)
 FILES = (MODEL_FILE, *JSON_FILES)  # the files of a scikit-learn bundle
 
 TASKS = ("classification", "regression")
@@ -153,12 +160,12 @@ def task_of(signature: dict) -> str:
 
 # ---- records -> the model's input -----------------------------------------------------------
 
-def _missing(value) -> bool:
+def is_missing(value) -> bool:
     return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
 
 
 def _numeric(name: str, value, index: int) -> float:
-    if _missing(value):
+    if is_missing(value):
         return math.nan
     try:
         return float(value)
@@ -181,12 +188,12 @@ def records_to_matrix(signature: dict, records: list):
         row = []
         for field, kind in zip(inputs, kinds):
             value = record.get(field["name"])
-            if _missing(value) and field.get("required", True) and field["name"] not in record:
+            if is_missing(value) and field.get("required", True) and field["name"] not in record:
                 raise RegistryError(f'record {index}: missing required field "{field["name"]}"')
             if kind == NUMERIC:
                 row.append(_numeric(field["name"], value, index))
             else:
-                row.append(None if _missing(value) else str(value))
+                row.append(None if is_missing(value) else str(value))
         rows.append(row)
     if all(kind == NUMERIC for kind in kinds):
         return np.array(rows, dtype=float).reshape(len(rows), len(inputs))
@@ -201,7 +208,7 @@ def typed_records(signature: dict, rows: list[dict]) -> list[dict]:
         record = {}
         for field in signature["inputs"]:
             value = row.get(field["name"])
-            if _missing(value):
+            if is_missing(value):
                 record[field["name"]] = None
             elif input_kind(field) == NUMERIC:
                 record[field["name"]] = _numeric(field["name"], value, index)
@@ -352,12 +359,15 @@ def write_json(path, data) -> None:
 
 
 def write_bundle(directory, model_file, signature: dict, probe: list[dict], card: dict,
-                 trusted_types=()) -> None:
+                 trusted_types=(), profile: dict | None = None) -> None:
     """Write ``directory`` afresh: the model's files (a skops file or a model folder written by
-    :func:`save_model_dir`), flavor.json, its signature, fingerprint and card."""
+    :func:`save_model_dir`), flavor.json, its signature, fingerprint and card; and its profile
+    when given (what :func:`.profile.build_profile` returns)."""
     import shutil
 
     validate_signature(signature)
+    if profile is not None and not isinstance(profile, dict):
+        raise RegistryError(f"a bundle's profile is a JSON object, not a {type(profile).__name__}")
     blobs = model_blobs(model_file)
     if FLAVOR_FILE in blobs:
         trusted_types = [*flavor_meta(blobs, str(model_file)).get("trusted_types", []), *trusted_types]
@@ -378,3 +388,5 @@ def write_bundle(directory, model_file, signature: dict, probe: list[dict], card
     write_json(out / SIGNATURE_FILE, signature)
     write_json(out / FINGERPRINT_FILE, fingerprint(model, signature, probe))
     write_json(out / CARD_FILE, card)
+    if profile is not None:
+        write_json(out / PROFILE_FILE, profile)

@@ -22,6 +22,7 @@ from ..errors import RegistryError
 from .contract import (
     CARD_FILE,
     FINGERPRINT_FILE,
+    PROFILE_FILE,
     SIGNATURE_FILE,
     flavor_meta,
     has_probabilities,
@@ -39,10 +40,12 @@ from .digests import check_sha256, recorded_sha256
 
 class Predictor:
     """A loaded version: ``predict(records)`` returns one label (classification) or number
-    (regression) per raw record, through the version's own fitted pipeline."""
+    (regression) per raw record, through the version's own fitted pipeline. ``profile``: its
+    bundle's profile.json (:mod:`.profile`), None for a bundle written before profiles."""
 
     def __init__(self, family: str, version: str, model, signature: dict, fingerprint: dict,
-                 commit: str | None = None, md5: str | None = None, flavor: str | None = None):
+                 commit: str | None = None, md5: str | None = None, flavor: str | None = None,
+                 profile: dict | None = None):
         self.family = family
         self.version = version
         self.model = model
@@ -52,6 +55,7 @@ class Predictor:
         self.commit = commit
         self.md5 = md5
         self.flavor = flavor
+        self.profile = profile
         self.has_probabilities = self.task == "classification" and has_probabilities(model)
 
     def __repr__(self) -> str:
@@ -121,7 +125,9 @@ def load_version(repo, family: str, version: str, commit: str, bundle_path: str,
     fingerprint = json_object(blobs[FINGERPRINT_FILE], f"{label}: {FINGERPRINT_FILE}")
     model = load_model_blobs(blobs, f"{label}: {bundle_path}", trusted_types, signature)
     flavor = flavor_meta(blobs, label)["flavor"]
-    return Predictor(family, version, model, signature, fingerprint, commit=commit, md5=recorded_md5, flavor=flavor)
+    profile = json_object(blobs[PROFILE_FILE], f"{label}: {PROFILE_FILE}") if PROFILE_FILE in blobs else None
+    return Predictor(family, version, model, signature, fingerprint, commit=commit, md5=recorded_md5, flavor=flavor,
+                     profile=profile)
 
 
 def recorded_trust(info) -> list[str]:

@@ -3,7 +3,7 @@ prints. Errors print one line ``error: <msg>`` on stderr and exit 2; ``resolve``
 the stage is empty; ``verify`` and ``decisions verify`` exit 1 when they find a problem;
 ``serve`` runs until SIGINT or SIGTERM and exits 0 after a clean shutdown.
 
-The commands live in :mod:`.reads`, :mod:`.writes` and :mod:`.serving`. A call that names a
+The commands live in :mod:`.reads`, :mod:`.writes`, :mod:`.rollout` and :mod:`.serving`. A call that names a
 command builds only that command's parser and imports only its module: argparse spends about
 as long building 18 subcommands as ``resolve`` spends reading a family's tags.
 """
@@ -26,7 +26,8 @@ WHERE = {
     "drill": "writes", "abort-canary": "writes", "deprecate": "writes", "archive": "writes",
     "show": "reads", "history": "reads", "resolve": "reads", "diff": "reads",
     "changelog": "reads", "report": "reads", "verify": "reads", "push": "writes",
-    "serve": "serving", "decisions": "serving", "untrusted-types": "models",
+    "rollout": "rollout", "serve": "serving", "decisions": "serving", "untrusted-types": "models",
+    "webhooks": "webhooks",
 }
 
 

@@ -154,6 +154,13 @@ def create_app(backend) -> Starlette:
         return respond(await backend.call(family, "infer", request.path_params.get("version"), raw,
                                           request.headers.get("x-request-key"), started, received))
 
+    async def feedback(request: Request) -> Response:
+        raw = await body_of(request, "")
+        return respond(await backend.feedback(raw))
+
+    async def rollout(request: Request) -> Response:
+        return respond(await backend.rollout(known(request.path_params["family"])))
+
     async def models(request: Request) -> Response:
         return JSONResponse(await backend.view())
 
@@ -224,11 +231,14 @@ def create_app(backend) -> Starlette:
 
     model = "/v2/models/{family}"
     pinned = model + "/versions/{version}"
-    predict, infer = guarded(predict, settings.protect_predict), guarded(infer, settings.protect_predict)
+    predict, infer, feedback, rollout = (guarded(handler, settings.protect_predict)
+                                         for handler in (predict, infer, feedback, rollout))
     reload, v2_index, v2_load, v2_unload = map(guarded, (reload, v2_index, v2_load, v2_unload))
     return Starlette(routes=[
         Route("/v1/models/{family}/predict", predict, methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
+        Route("/v1/models/{family}/rollout", rollout, methods=["GET"]),
+        Route("/v1/feedback", feedback, methods=["POST"]),
         Route("/v1/reload", reload, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", prometheus, methods=["GET"]),

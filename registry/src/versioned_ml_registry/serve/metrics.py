@@ -5,6 +5,8 @@
   ``rejected`` (values the model cannot use), ``too_large``, ``media_type``, ``timeout``,
   ``unavailable``, ``ledger`` (a durable row not written), ``failed`` (the model's own failure));
 * ``model_request_latency_seconds{family,version,route}``: a histogram, request to answer;
+* ``model_input_flags_total{family,version,route,kind}``: inputs outside the training profile
+  (``missing``, ``range``, ``category``; :mod:`.signals`), answered all the same;
 * ``model_shadow_total{family,version,outcome}``: shadow copies (``answered``, ``failed``,
   ``dropped`` when the shadow queue is full);
 * ``model_serving{family,route,version}``: 1 for each version a route serves right now, so
@@ -56,6 +58,8 @@ class Metrics:
                               ["family", "version", "kind"], registry=self.registry)
         self.latency = Histogram("model_request_latency_seconds", "From request to answer",
                                  ["family", "version", "route"], buckets=BUCKETS, registry=self.registry)
+        self.flags = Counter("model_input_flags", "Inputs outside the answering version's training profile",
+                             ["family", "version", "route", "kind"], registry=self.registry)
         self.shadow = Counter("model_shadow", "Shadow copies of requests",
                               ["family", "version", "outcome"], registry=self.registry)
         self.registry.register(_Serving(routers))
@@ -63,6 +67,11 @@ class Metrics:
     def answered(self, family: str, version: str, route: str, seconds: float) -> None:
         self.requests.labels(family, version, route, "200").inc()
         self.latency.labels(family, version, route).observe(seconds)
+
+    def flagged(self, family: str, version: str, route: str, flags: list) -> None:
+        for found in flags:
+            for kind, _ in found:
+                self.flags.labels(family, version, route, kind).inc()
 
     def refused(self, family: str, version: str, route: str, code: int, kind: str) -> None:
         self.requests.labels(family, version, route, str(code)).inc()

@@ -25,6 +25,7 @@ from ..errors import RegistryError
 from ..ledger.store import Decision
 from . import v2
 from .router import FamilyRouter, Rejected, Unavailable, answer, class_probabilities, one_line
+from .signals import Signals, flag_lines, input_flags
 from .validation import Invalid, Limits, parse_body, quote, records_of, validate_records, wants_probabilities
 
 log = logging.getLogger("model_registry.serve")
@@ -79,12 +80,15 @@ def run_model(predictor, records: list, probabilities: bool) -> tuple[list, Opti
 
 
 class DataPlane:
-    def __init__(self, routers: Dict[str, FamilyRouter], ledger, metrics, shadow, limits: Limits):
+    def __init__(self, routers: Dict[str, FamilyRouter], ledger, metrics, shadow, limits: Limits,
+                 outcomes=None):
         self.routers = routers
         self.ledger = ledger  # anything with append(Decision) -> Optional[Future] (durable: the commit)
         self.metrics = metrics
         self.shadow = shadow
         self.limits = limits
+        self.signals = Signals()
+        self.outcomes = outcomes  # ledger.outcomes.OutcomeStore: feedback and rollout evidence
 
     async def call(self, method: str, family: str, *args) -> Reply:
         """One of the methods below for ``family``'s request, by name: how an engine forwards a
@@ -117,19 +121,21 @@ class DataPlane:
 
     # ---- decisions ----------------------------------------------------------------------------
     async def decide(self, router: FamilyRouter, route: str, predictor, parse, started: float, received: float,
-                     headers: dict, refusal: int, **invalid) -> tuple[v2.InferRequest, str, list, Optional[list]]:
-        """Parse and validate the body (``parse()``) and run the model, in one trip to the thread
-        pool; then write the decision to the ledger, count it and queue its shadow copy. A body
-        that does not fit, or values the model cannot use, are the caller's: ``refusal`` status
-        (with ``invalid`` in the body), no decision."""
+                     headers: dict, refusal: int, **invalid) -> tuple[v2.InferRequest, str, list, Optional[list], list]:
+        """Parse and validate the body (``parse()``), flag inputs outside the version's training
+        profile and run the model, in one trip to the thread pool; then write the decision to the
+        ledger, count it (:mod:`.signals` too) and queue its shadow copy. A body that does not
+        fit, or values the model cannot use, are the caller's: ``refusal`` status (with
+        ``invalid`` in the body), no decision."""
         family, metrics = router.family, self.metrics
 
         def work():
             request = parse()
-            return request, run_model(predictor, request.records, v2.PREDICT_PROBA in request.outputs)
+            flags = input_flags(predictor.profile, request.records)
+            return request, run_model(predictor, request.records, v2.PREDICT_PROBA in request.outputs), flags
 
         try:
-            request, (predictions, probs) = await run_in_threadpool(work)
+            request, (predictions, probs), flags = await run_in_threadpool(work)
         except Invalid as exc:
             metrics.refused(family, predictor.version, route, refusal, "invalid")
             raise Refused(refusal, str(exc), headers, **invalid, errors=exc.errors, errors_total=exc.total) from None
@@ -138,6 +144,7 @@ class DataPlane:
             raise Refused(refusal, str(exc), headers) from None
         except Exception as exc:  # noqa: BLE001 - one line to the caller, no traceback
             metrics.refused(family, predictor.version, route, 500, "failed")
+            self.signals.failed(family, router.routes, route, predictor.version)
             log.error(f"{family} {predictor.version} failed on a request: {one_line(exc)}")
             raise Refused(500, f"{family} {predictor.version} failed on these records: {one_line(exc)}", headers) from None
         request_id = request.id or uuid.uuid4().hex
@@ -159,11 +166,13 @@ class DataPlane:
                 metrics.refused(family, predictor.version, route, 503, "ledger")
                 raise Refused(503, f"the decision could not be written to the ledger: {one_line(exc)}", headers) from None
         metrics.answered(family, predictor.version, route, elapsed)
+        metrics.flagged(family, predictor.version, route, flags)
+        self.signals.answered(family, router.routes, route, predictor.version, elapsed * 1000, predictions, flags)
         headers["X-Request-Id"] = request_id
         shadow = router.routes.shadow if route != PINNED else None
         if shadow is not None:
             self.shadow.submit(shadow, request_id, request.records)  # queued: it never delays the answer
-        return request, request_id, predictions, probs
+        return request, request_id, predictions, probs, flag_lines(flags)
 
     async def predict(self, family: str, raw: bytes, key: Optional[str], started: float, received: float) -> Reply:
         """``POST /v1/models/{family}/predict``."""
@@ -178,13 +187,16 @@ class DataPlane:
                                     "error": f"{family} {predictor.version} gives no class probabilities"}])
                 return v2.InferRequest(None, records, [v2.PREDICT, v2.PREDICT_PROBA] if probabilities else [v2.PREDICT])
 
-            _, request_id, predictions, probs = await self.decide(router, route, predictor, parse, started, received,
-                                                                  headers, 422, family=family, version=predictor.version)
+            _, request_id, predictions, probs, flags = await self.decide(
+                router, route, predictor, parse, started, received, headers, 422, family=family,
+                version=predictor.version)
         except Refused as refused:
             return refused.reply()
         body = {"family": family, "version": predictor.version, "request_id": request_id, "predictions": predictions}
         if probs is not None:
             body.update(labels=predictor.labels, probabilities=probs)
+        if any(flags):
+            body["flags"] = flags
         return Reply(200, body, headers)
 
     async def infer(self, family: str, version: Optional[str], raw: bytes, key: Optional[str], started: float,
@@ -193,14 +205,16 @@ class DataPlane:
         try:
             router, route, predictor = self.choose(family, key, version)
             headers = {"X-Model-Version": predictor.version, "X-Model-Route": route}
-            request, request_id, predictions, probs = await self.decide(
+            request, request_id, predictions, probs, flags = await self.decide(
                 router, route, predictor,
                 lambda: v2_request(raw, predictor.signature, predictor.has_probabilities, self.limits),
                 started, received, headers, 400)
         except Refused as refused:
             return refused.reply()
-        return Reply(200, v2.encode_infer(family, predictor.version, request_id, request.outputs, predictions, probs),
-                     headers)
+        body = v2.encode_infer(family, predictor.version, request_id, request.outputs, predictions, probs)
+        if any(flags):
+            body["parameters"] = {"input_flags": flags}
+        return Reply(200, body, headers)
 
     # ---- what serves ----------------------------------------------------------------------------
     def served(self, family: str, version: Optional[str]):

@@ -186,6 +186,13 @@ class RayBackend:
         found = await asyncio.gather(*(handle.index.remote() for handle in self.handles.values()))
         return [entry for entries in found for entry in entries]
 
+    async def feedback(self, raw: bytes) -> Reply:
+        return Reply(501, {"error": "feedback is not served by --engine ray yet: serve the family with the "
+                                    "local engine to decide its rollout (docs/SERVING.md)"})
+
+    async def rollout(self, family: str) -> Reply:
+        return await self.feedback(b"")
+
     async def reload(self) -> dict:
         if not await self.follower.refresh.remote(True):
             raise RegistryError("not every replica applied the tags within 300 s: see /v1/models")

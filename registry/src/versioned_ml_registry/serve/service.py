@@ -1,7 +1,8 @@
 """The single-process server's parts, wired together: one router per family (:mod:`.router`),
 the tag follower (:mod:`.follower`), the ledger writer (:mod:`..ledger.store`), the shadow
 runner (:mod:`.shadow`), the metrics (:mod:`.metrics`) and the data plane over them
-(:mod:`.plane`); and what ``/v1/models`` and ``/healthz`` report. It is the backend the HTTP
+(:mod:`.plane`), the rollout evidence (:mod:`.evidence`); and what ``/v1/models`` and
+``/healthz`` report. It is the backend the HTTP
 layer (:mod:`.app`) calls."""
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import Dict
 from starlette.concurrency import run_in_threadpool
 
 from ..bundle.loading import load_for_serving
+from ..ledger.outcomes import OutcomeStore
 from ..ledger.store import LedgerWriter
+from .evidence import Evidence
 from ..tags.repo import Repo
 from .follower import Follower
 from .metrics import Metrics
@@ -41,6 +44,8 @@ class Service:
         self.metrics = Metrics(lambda: self.routers)
         self.shadow = ShadowRunner(self.ledger, self.metrics)
         self.plane = DataPlane(self.routers, self.ledger, self.metrics, self.shadow, settings.limits)
+        self.outcomes = OutcomeStore(settings.ledger)
+        self.evidence = Evidence(self.routers, self.plane.signals, self.outcomes, self.ledger, settings.limits)
 
     @property
     def families(self) -> list:
@@ -71,6 +76,7 @@ class Service:
         self.loader.shutdown(wait=True, cancel_futures=True)
         self.shadow.close()
         self.ledger.close()
+        self.outcomes.close()
 
     async def reload(self, timeout: float = 120.0) -> dict:
         """Read the tags now (retrying versions that failed), wait for the loads that started,
@@ -81,6 +87,12 @@ class Service:
 
     async def view(self) -> dict:
         return self.report()
+
+    async def feedback(self, raw: bytes) -> Reply:
+        return await run_in_threadpool(self.evidence.feedback, raw)
+
+    async def rollout(self, family: str) -> Reply:
+        return await run_in_threadpool(self.evidence.rollout, family)
 
     async def index(self) -> list:
         return self.plane.index()
