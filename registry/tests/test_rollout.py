@@ -129,8 +129,31 @@ def test_feedback_bad_input_is_one_line_and_changes_nothing(serving_base, tmp_pa
         assert post({"request_id": rid, "outcome": "barolo"}) == (200, {"recorded": 0, "unchanged": 1})
         status, answer = post({"request_id": rid, "outcome": "barbera"})
         assert status == 409 and answer["error"].startswith(f"request {rid} already has the outcome")
+        status, answer = post({"outcomes": [{"request_id": rid, "outcome": "barolo"},
+                                            {"request_id": rid, "outcome": "barbera"}]})
+        assert status == 409 and "two different outcomes in this call" in answer["error"]
+        inputs = [{"name": name, "shape": [1], "datatype": "FP64", "data": [value]}
+                  for name, value in {"alcohol": 13.0, "malic_acid": 3.0, "proline": 1000.0}.items()]
+        for _ in range(2):  # a V2 client chooses its ids, and may reuse one
+            assert client.request("POST", f"/v2/models/{FAMILY}/infer", {"id": "mine", "inputs": inputs})[0] == 200
+        status, answer = post({"request_id": "mine", "outcome": "barolo"})
+        assert status == 409 and "2 decisions share request id 'mine'" in answer["error"]
         status, _, report = client.request("GET", f"/v1/models/{FAMILY}/rollout")
         assert status == 200 and report["live"] is False
+
+
+def test_feedback_needs_the_token_whenever_the_server_has_one(serving_base, tmp_path, monkeypatch):
+    root = copy_registry(serving_base, tmp_path / "copy")
+    monkeypatch.setenv("MODEL_REGISTRY_TOKEN", "a-token-of-sixteen-chars-or-more")
+    with Server(root, "--family", FAMILY) as server:
+        server.wait_healthy()
+        client = Client(server.port)
+        status, _, body = client.predict(FAMILY, [{"alcohol": 13.0, "malic_acid": 3.0, "proline": 1000.0}])
+        assert status == 200  # predict stays open: serving.auth.predict is false
+        payload = {"request_id": body["request_id"], "outcome": "barolo"}
+        assert client.request("POST", "/v1/feedback", payload)[0] == 401
+        bearer = {"Authorization": "Bearer a-token-of-sixteen-chars-or-more"}
+        assert client.request("POST", "/v1/feedback", payload, bearer)[::2] == (200, {"recorded": 1, "unchanged": 0})
 
 
 @pytest.mark.parametrize("policy, message", [

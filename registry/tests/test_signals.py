@@ -71,9 +71,12 @@ def test_the_decision_waits_for_samples_and_the_soak_then_promotes_or_aborts():
     assert early.kind == WAIT and early.why[0].startswith("soaking: 60 of 1800 s")
     assert decide(report(route("v2", pairs(rng, 80, 0.9)), route("v1", pairs(rng, 80, 0.9))), policy,
                   "classification").kind == PROMOTE
-    worse = decide(report(route("v2", pairs(rng, 200, 0.4)), route("v1", pairs(rng, 200, 0.9)), soaked=0),
+    worse = decide(report(route("v2", pairs(rng, 200, 0.4)), route("v1", pairs(rng, 200, 0.9)), soaked=600),
                    policy, "classification")
-    assert worse.kind == ABORT and worse.exit_code == 3  # worse beyond noise aborts before the soak ends
+    assert worse.kind == ABORT and worse.exit_code == 3  # far worse aborts before the soak ends
+    nothing_yet = decide(report(route("v2", pairs(rng, 200, 0.4)), route("v1", pairs(rng, 200, 0.9)), soaked=0),
+                         policy, "classification")
+    assert nothing_yet.kind == WAIT  # the first look of all needs no verdict
     slow = decide(report(route("v2", pairs(rng, 80, 0.9), p99=400.0), route("v1", pairs(rng, 80, 0.9))), policy,
                   "classification")
     assert slow.kind == ABORT and "p99 latency" in slow.why[0]
@@ -99,3 +102,41 @@ def test_durations():
     assert seconds("1h30m", "x") == 5400 and seconds("0s", "x") == 0 and seconds(45, "x") == 45
     with pytest.raises(RegistryError, match="not a duration"):
         seconds("-3m", "rollout.soak")
+
+
+def test_a_canary_failing_every_request_is_aborted_before_any_outcome():
+    policy = parse_policy({"soak": "0s", "min_requests": 100, "min_outcomes": 50}, "rollout")
+    failing = dict(route("v2", []), requests=0, errors=400)
+    decision = decide(report(failing, route("v1", [], requests=400)), policy, "classification")
+    assert decision.kind == ABORT and decision.why[0].startswith("error rate 1.000 is above production's 0.000")
+
+
+def test_no_outcome_bound_without_two_outcomes_per_route():
+    policy = parse_policy({"soak": "0s", "min_requests": 10, "min_outcomes": 0}, "rollout")
+    assert decide(report(route("v2", []), route("v1", [])), policy, "classification").kind == PROMOTE
+    one = dict(route("v2", []), outcomes=outcome_metric("regression", [(1.0, 2.0)]))
+    assert decide(report(one, dict(route("v1", []), outcomes=outcome_metric("regression", [(1.0, 1.5)]))),
+                  policy, "regression").kind == PROMOTE
+
+
+def test_looking_often_during_the_soak_does_not_multiply_false_aborts():
+    """60 looks over a 30 minute soak at equal accuracy: the boundary keeps aborts rare."""
+    policy = parse_policy({"soak": "30m", "min_requests": 10, "min_outcomes": 20}, "rollout")
+    rng = random.Random(3)
+    runs, aborted = 300, 0
+    for _ in range(runs):
+        canary, production = [], []
+        for look in range(1, 61):
+            canary += pairs(rng, 5, 0.85)
+            production += pairs(rng, 5, 0.85)
+            if decide(report(route("v2", canary), route("v1", production), soaked=look * 30), policy,
+                      "classification").kind == ABORT:
+                aborted += 1
+                break
+    assert aborted / runs <= 3 * policy.alpha
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -1])
+def test_a_bound_that_is_not_a_finite_number_is_refused(value):
+    with pytest.raises(RegistryError, match="max_psi must be a number >= 0"):
+        parse_policy({"max_psi": value}, "rollout")

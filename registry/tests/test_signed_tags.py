@@ -218,6 +218,7 @@ def test_a_tag_whose_signature_block_is_malformed(team):
     repo = team / "repo"
     body = git(repo, "cat-file", "tag", "m#production#6")
     payload, _, signature = body.partition("-----BEGIN SSH SIGNATURE-----")
+    payload = payload.replace("tag m#production#6\n", "tag m#production#97\n")
     broken = payload + "-----BEGIN SSH SIGNATURE-----\nbm90IGEgc2lnbmF0dXJl\n-----END SSH SIGNATURE-----\n"
     oid = subprocess.run(["git", "mktag"], cwd=repo, input=broken, capture_output=True, text=True,
                          check=True).stdout.strip()
@@ -285,3 +286,28 @@ def test_openpgp_keys_are_named_by_fingerprint(team, tmp_path, monkeypatch):
     git(repo, "fetch", "-q", "origin")
     line = refused(repo, "promote", "m", "v0.2.0", "production", "--reason", "carol again")
     assert "does not know" in line and "m#production#8" in line
+
+
+def test_a_second_ref_to_a_signed_tag_object_is_flagged_not_trusted(team):
+    """Bob may roll back, not promote: a ref named like a production tag, pointing at the object
+    of a tag he signed for another name, must not pass for a production tag he wrote."""
+    repo = as_person(team, "bob")
+    done = cli(repo, "rollback", "m", "--reason", "errors")
+    assert done.returncode == 0, done.stderr
+    newest = git(repo, "for-each-ref", "--sort=-taggerdate", "--count=1", "--format=%(refname:lstrip=2)",
+                 "refs/tags/m#production#*")
+    git(repo, "update-ref", "refs/tags/m#production#90", git(repo, "rev-parse", f"refs/tags/{newest}"))
+    done = cli(repo, "verify", "m")
+    assert done.returncode != 0
+    assert f"m#production#90: its tag object is {newest}, not m#production#90" in done.stdout
+
+
+def test_on_call_cannot_pass_a_promotion_off_as_a_rollback(team):
+    """`rollback --to` a version that never held production is a promotion: allow.production."""
+    alice = as_person(team, "alice")
+    assert release(alice, "m") == "v0.3.0"
+    assert cli(alice, "promote", "m", "v0.3.0", "staging").returncode == 0
+    repo = as_person(team, "bob")
+    line = refused(repo, "rollback", "m", "--to", "v0.3.0", "--force", "--reason", "trust me")
+    assert "signed by bob@example.com, who may not write production" in line
+    assert cli(repo, "rollback", "m", "--reason", "errors").returncode == 0  # back to v0.1.0: a real rollback

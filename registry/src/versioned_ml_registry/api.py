@@ -85,8 +85,11 @@ def verify(repo: RepoLike = None, family: str | None = None, remote: bool = Fals
 
     r = open_repo(repo)
     families = [r.require_known(r.family_state(family))] if family else r.all_families()
+    from .tags.trust import where_policy
+
     found = verify_families(r.toplevel, families, remote)
     found["problems"] += signature_problems(r, families)
+    found["policy"] = where_policy(r.toplevel)
     return found
 
 

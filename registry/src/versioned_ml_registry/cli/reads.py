@@ -99,7 +99,8 @@ def cmd_verify(args) -> int:
     if args.json:
         print_json(report)
     else:
-        print(f"checked {report['checked']} version tags" + (" and the DVC remote" if report["checked_remote"] else ""))
+        print(f"checked {report['checked']} version tags" + (" and the DVC remote" if report["checked_remote"] else "")
+              + f"; authority: {report['policy']}")
         if args.remote and not report["checked_remote"]:
             print("  no DVC remote checked: this is not a DVC repository")
         for line in report["problems"]:

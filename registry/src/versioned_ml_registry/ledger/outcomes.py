@@ -1,7 +1,8 @@
 """True outcomes, beside the decisions they judge: ``POST /v1/feedback`` writes them here.
 
-One row per request id in the ``outcomes`` table of the ledger's file: the outcome (JSON) and
-when it arrived. Recording is all or nothing per call and idempotent: the same outcome again
+One row per judged decision in the ``outcomes`` table of the ledger's file, keyed by the
+decision's row (``seq``: a V2 client chooses its request ids, so two decisions may share one):
+the request id, the outcome (JSON) and when it arrived. Recording is all or nothing per call and idempotent: the same outcome again
 changes nothing; a different outcome for a request that has one is refused. Outcomes are not
 hash-chained: each names a chained decision, and the evidence they give is recomputed from them.
 """
@@ -19,7 +20,8 @@ from .store import canonical, connect
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outcomes (
-    request_id TEXT PRIMARY KEY,
+    seq INTEGER PRIMARY KEY,
+    request_id TEXT NOT NULL,
     outcome TEXT NOT NULL,
     time REAL NOT NULL
 );
@@ -38,38 +40,46 @@ class OutcomeStore:
         self.conn.executescript(SCHEMA)
         self.lock = threading.Lock()
 
-    def decisions(self, request_ids: List[str]) -> Dict[str, dict]:
-        """The answered (not shadow) decision of each known request id."""
-        found = {}
+    def decisions(self, request_ids: List[str]) -> Dict[str, List[dict]]:
+        """The answered (not shadow) decisions of each known request id (more than one when a
+        client reused an id)."""
+        found: Dict[str, List[dict]] = {}
         with self.lock:
             for start in range(0, len(request_ids), 500):
                 chunk = request_ids[start:start + 500]
                 marks = ",".join("?" * len(chunk))
                 for row in self.conn.execute(
-                        f"SELECT request_id, family, version, route, output FROM decisions "  # noqa: S608 - marks only
+                        f"SELECT seq, request_id, family, version, route, output FROM decisions "  # noqa: S608 - marks only
                         f"WHERE route != 'shadow' AND request_id IN ({marks})", chunk):
-                    found[row["request_id"]] = {"family": row["family"], "version": row["version"],
-                                                "route": row["route"], "output": json.loads(row["output"])}
+                    found.setdefault(row["request_id"], []).append(
+                        {"seq": row["seq"], "family": row["family"], "version": row["version"],
+                         "route": row["route"], "output": json.loads(row["output"])})
         return found
 
     def record(self, outcomes: List[tuple]) -> dict:
-        """Write (request id, outcome) pairs in one transaction: ``{"recorded", "unchanged"}``;
-        Conflict (nothing written) when one differs from what its request already has."""
-        texts = [(request_id, canonical(outcome)) for request_id, outcome in outcomes]
+        """Write (decision row, request id, outcome) triples in one transaction: ``{"recorded",
+        "unchanged"}``; Conflict (nothing written) when one differs from what its decision has,
+        here or earlier in the same call."""
+        texts: Dict[int, tuple] = {}
+        for seq, request_id, outcome in outcomes:
+            text = canonical(outcome)
+            if texts.get(seq, (request_id, text))[1] != text:
+                raise Conflict(f"request {request_id} has two different outcomes in this call; nothing recorded")
+            texts[seq] = (request_id, text)
         with self.lock:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 new, unchanged = [], 0
-                for request_id, text in texts:
-                    row = self.conn.execute("SELECT outcome FROM outcomes WHERE request_id = ?", (request_id,)).fetchone()
+                for seq, (request_id, text) in texts.items():
+                    row = self.conn.execute("SELECT outcome FROM outcomes WHERE seq = ?", (seq,)).fetchone()
                     if row is None:
-                        new.append((request_id, text, time.time()))
+                        new.append((seq, request_id, text, time.time()))
                     elif row["outcome"] == text:
                         unchanged += 1
                     else:
                         raise Conflict(f"request {request_id} already has the outcome {row['outcome'][:60]}: "
                                        "an outcome is recorded once; nothing recorded")
-                self.conn.executemany("INSERT OR IGNORE INTO outcomes VALUES (?, ?, ?)", new)
+                self.conn.executemany("INSERT INTO outcomes VALUES (?, ?, ?, ?)", new)
                 self.conn.execute("COMMIT")
             except BaseException:
                 self.conn.execute("ROLLBACK")
@@ -83,7 +93,7 @@ class OutcomeStore:
         with self.lock:
             rows = self.conn.execute(
                 "SELECT d.route, d.version, d.output, o.outcome FROM decisions d JOIN outcomes o "
-                "ON o.request_id = d.request_id WHERE d.family = ? AND d.time >= ? AND d.route != 'shadow'",
+                "ON o.seq = d.seq WHERE d.family = ? AND d.time >= ? AND d.route != 'shadow'",
                 (family, since)).fetchall()
         for row in rows:
             if versions.get(row["route"]) == row["version"]:

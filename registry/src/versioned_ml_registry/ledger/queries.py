@@ -100,6 +100,7 @@ def verify(path) -> dict:
     problems: List[str] = []
     expected_seq, prev, rows = 1, GENESIS, 0
     with closing(connect(path, readonly=True)) as conn:
+        conn.execute("BEGIN")  # the rows and the head from one snapshot, while a server appends
         for row in conn.execute("SELECT * FROM decisions ORDER BY seq"):
             row = dict(row)
             rows += 1

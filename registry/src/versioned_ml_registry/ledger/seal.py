@@ -47,14 +47,14 @@ def seal(toplevel: str, ledger, name: str = "default") -> dict:
         raise RegistryError("decisions seal signs with git's key: `git config gpg.format ssh` and "
                             "`git config user.signingKey KEY` (docs/TEAM.md); nothing sealed")
     with closing(connect(ledger, readonly=True)) as conn:
-        seq = conn.execute("SELECT seq FROM head WHERE id = 1").fetchone()[0]
+        seq, sealed = conn.execute("SELECT seq, hash FROM head WHERE id = 1").fetchone()  # one pair, one read
     tag = f"{PREFIX}/{name}/{seq}"
     head = gitrefs.rev_parse_commit(toplevel, "HEAD")
-    message = f"{SUBJECT} {name} at row {seq}\n\nseq: {seq}\nhash: {chain['head']}\nrows: {chain['rows']}\n"
+    message = f"{SUBJECT} {name} at row {seq}\n\nseq: {seq}\nhash: {sealed}\n"
     payload = gitrefs.tag_object_bytes(NewTag(tag, head, message, int(time.time())), *who)
     oid = gitrefs.write_objects(toplevel, [payload + signer.sign(payload)])[0]
     gitrefs.create_refs(toplevel, [(tag, oid)])
-    return {"tag": tag, "seq": seq, "head": chain["head"]}
+    return {"tag": tag, "seq": seq, "head": sealed}
 
 
 def _fields(message: str) -> dict:

@@ -56,10 +56,23 @@ def fetch_report(server: str, family: str, timeout: float = 30.0) -> dict:
         raise RegistryError(f"cannot read {url}: {reason}; is the server running?") from None
 
 
+def well_formed(report) -> bool:
+    if not isinstance(report, dict) or not isinstance(report.get("live"), bool):
+        return False
+    if not report["live"]:
+        return True
+    keys = ("version", "requests", "errors", "latency_ms", "drift", "outcomes")
+    return all(isinstance(report.get(route), dict) and all(key in report[route] for key in keys)
+               for route in ("production", "canary"))
+
+
 def judge(repo: Repo, family: str, server: str) -> tuple[Decision, Optional[str]]:
     """The decision on the server's evidence, and the canary version it is about."""
     policy = family_policy(repo.toplevel, family)
     report = fetch_report(server, family)
+    if not well_formed(report):
+        raise RegistryError(f"{server} answered something that is not a model-registry rollout report for {family}: "
+                            "is it a model-registry server?")
     decision = decide(report, policy, report.get("task") or "classification")
     if not report.get("live"):
         return decision, None
@@ -76,6 +89,8 @@ def rollout(repo: Repo, family: str, server: str, dry_run: bool = False, watch: 
             every: float = 30.0, timeout: float = 3600.0) -> Result:
     """Decide once (or, ``watch``, until promote or abort, at most ``timeout`` seconds) and act
     unless ``dry_run``."""
+    if watch and not every > 0:
+        raise RegistryError(f"--every must be a number of seconds above 0, not {every}")
     deadline = time.monotonic() + timeout
     while True:
         decision, canary = judge(repo, family, server)

@@ -101,11 +101,14 @@ def parse_policy(data, where: str, read_signers) -> Policy:
     return policy
 
 
-def action_of(tag_name: str, event: str | None) -> str:
-    """What a registry tag did, as the policy names it: ``rollback`` for a rollback's tags, else
-    the stage it assigned, or ``release`` for a version tag."""
+def action_of(tag_name: str, event: str | None, returning: bool = True) -> str:
+    """What a registry tag did, as the policy names it: ``release`` for a version tag;
+    ``rollback`` for a rollback's tags, except a production or canary tag whose version never
+    held production before (``returning`` false): that is a promotion, whatever its body says;
+    else the stage it assigned."""
     if "@" in tag_name:
         return "release"
-    if event == "rollback":
+    stage = tag_name.split("#")[1]
+    if event == "rollback" and (returning or stage not in ("production", "canary")):
         return "rollback"
-    return tag_name.split("#")[1]
+    return stage

@@ -12,8 +12,11 @@ more than the allowed margin", using the sample sizes:
 * drift: the canary's PSI against its training profile, when production's is not as high
   (both high is drift of the inputs, not the canary's fault).
 
-Equal models abort at most at rate ``alpha`` per bound and decision; a canary that is worse
-only within noise is promoted once soaked, as an equal one is.
+Before the soak ends a bound needs stronger evidence (:func:`boundary`), so ``--watch`` looking
+every few seconds does not multiply false aborts; from the soak on, equal models abort at most
+at rate ``alpha`` per bound and look. A canary that is worse only within noise is promoted once
+soaked, as an equal one is. A canary failing requests is aborted on its error rate even
+before its outcomes arrive.
 """
 
 from __future__ import annotations
@@ -78,7 +81,7 @@ def parse_policy(data, where: str) -> Policy:
         if key in chosen:
             continue
         value = values[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or math.isinf(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
             raise RegistryError(f"{where}.{key} must be a number >= 0, not {value!r}")
         chosen[key] = float(value)
     if not 0 < chosen["alpha"] < 0.5:
@@ -158,48 +161,68 @@ def evidence_lines(report: dict) -> list:
     return lines
 
 
+def _outcome_bound(po: dict, co: dict, policy: Policy, z: float) -> list:
+    """The outcome metric's bound, when both routes have at least two outcomes."""
+    if min(po.get("n", 0), co.get("n", 0)) < 2 or po.get("value") is None or co.get("value") is None:
+        return []
+    if po["metric"] == "accuracy":
+        excess = (po["value"] - co["value"]) - policy.max_accuracy_drop
+        if _worse(excess, _proportion_se(po["value"], po["n"], co["value"], co["n"]), z):
+            return [f"accuracy {co['value']:.3f} is below production's {po['value']:.3f} by more than "
+                    f"{policy.max_accuracy_drop} beyond noise (alpha {policy.alpha})"]
+        return []
+    allowed = (1 + policy.max_rmse_increase) ** 2
+    se = math.sqrt(co["mse_var"] / co["n"] + po["mse_var"] * allowed ** 2 / po["n"])
+    if _worse(co["mse"] - po["mse"] * allowed, se, z):
+        return [f"rmse {co['value']:.4g} exceeds production's {po['value']:.4g} by more than "
+                f"{policy.max_rmse_increase:.0%} beyond noise (alpha {policy.alpha})"]
+    return []
+
+
+def boundary(policy: Policy, soaked: float) -> float:
+    """The z a bound must exceed at this look. Before the soak ends the evidence must be
+    stronger (an O'Brien-Fleming-shaped boundary, z / sqrt(share of the soak elapsed)), so
+    looking often (``--watch``) does not multiply false aborts; from the soak on, z at alpha."""
+    z = NormalDist().inv_cdf(1 - policy.alpha)
+    if policy.soak <= 0 or soaked >= policy.soak:
+        return z
+    return z / math.sqrt(max(soaked, 1e-9) / policy.soak)
+
+
 def decide(report: dict, policy: Policy, task: str) -> Decision:
     """Promote, abort or wait on ``report`` (``GET /v1/models/{family}/rollout``)."""
     if not report.get("live"):
         return Decision(WAIT, [], ["no live canary: nothing to decide"])
     prod, canary = report["production"], report["canary"]
-    z = NormalDist().inv_cdf(1 - policy.alpha)
+    soaked = report.get("soaked_seconds", 0)
+    z = boundary(policy, soaked)
     evidence = evidence_lines(report)
+    worse = []
+    (ce, cn), (pe, pn) = [(r["errors"], r["requests"] + r["errors"]) for r in (canary, prod)]
+    c_rate, p_rate = ce / max(cn, 1), pe / max(pn, 1)
+    if cn >= policy.min_requests and ce and _worse(c_rate - p_rate - policy.max_error_rate_increase,
+                                                   _proportion_se(c_rate, cn, p_rate, pn), z):
+        worse.append(f"error rate {c_rate:.3f} is above production's {p_rate:.3f} beyond noise")
     missing = []
-    if canary["requests"] < policy.min_requests:
-        missing.append(f"canary has {canary['requests']} of {policy.min_requests} requests")
+    if cn < policy.min_requests:
+        missing.append(f"canary has {cn} of {policy.min_requests} requests")
     for name, route in (("canary", canary), ("production", prod)):
         n = (route.get("outcomes") or {}).get("n", 0)
         if n < policy.min_outcomes:
             missing.append(f"{name} has {n} of {policy.min_outcomes} outcomes")
-    if missing:
+    if missing and not worse:
         return Decision(WAIT, evidence, missing)
-    worse = []
-    po, co = prod["outcomes"], canary["outcomes"]
-    if po["metric"] == "accuracy":
-        excess = (po["value"] - co["value"]) - policy.max_accuracy_drop
-        if _worse(excess, _proportion_se(po["value"], po["n"], co["value"], co["n"]), z):
-            worse.append(f"accuracy {co['value']:.3f} is below production's {po['value']:.3f} by more than "
-                         f"{policy.max_accuracy_drop} beyond noise (alpha {policy.alpha})")
-    else:
-        allowed = (1 + policy.max_rmse_increase) ** 2
-        se = math.sqrt(co["mse_var"] / co["n"] + po["mse_var"] * allowed ** 2 / po["n"]) if po["n"] > 1 else 0.0
-        if _worse(co["mse"] - po["mse"] * allowed, se, z):
-            worse.append(f"rmse {co['value']:.4g} exceeds production's {po['value']:.4g} by more than "
-                         f"{policy.max_rmse_increase:.0%} beyond noise (alpha {policy.alpha})")
-    totals = [(r["errors"], r["requests"] + r["errors"]) for r in (canary, prod)]
-    (ce, cn), (pe, pn) = totals
-    c_rate, p_rate = ce / max(cn, 1), pe / max(pn, 1)
-    if _worse(c_rate - p_rate - policy.max_error_rate_increase, _proportion_se(c_rate, cn, p_rate, pn), z) and ce:
-        worse.append(f"error rate {c_rate:.3f} is above production's {p_rate:.3f} beyond noise")
-    c99, p99 = canary["latency_ms"]["p99"], prod["latency_ms"]["p99"]
-    if c99 is not None and p99 is not None and c99 > policy.max_p99_ratio * p99 and c99 - p99 > policy.p99_floor_ms:
-        worse.append(f"p99 latency {c99:.1f} ms is over {policy.max_p99_ratio}x production's {p99:.1f} ms")
-    c_psi, p_psi = canary["drift"]["value"], prod["drift"]["value"]
-    if c_psi is not None and c_psi > policy.max_psi and (p_psi is None or p_psi <= policy.max_psi):
-        worse.append(f"predictions drift from the canary's training profile (psi {c_psi:.3f} > {policy.max_psi})")
+    if not missing:
+        worse += _outcome_bound(prod.get("outcomes") or {}, canary.get("outcomes") or {}, policy, z)
+        c99, p99 = canary["latency_ms"]["p99"], prod["latency_ms"]["p99"]
+        if (c99 is not None and p99 is not None and c99 > policy.max_p99_ratio * p99
+                and c99 - p99 > policy.p99_floor_ms):
+            worse.append(f"p99 latency {c99:.1f} ms is over {policy.max_p99_ratio}x production's {p99:.1f} ms")
+        c_psi, p_psi = canary["drift"]["value"], prod["drift"]["value"]
+        if c_psi is not None and c_psi > policy.max_psi and (p_psi is None or p_psi <= policy.max_psi):
+            worse.append(f"predictions drift from the canary's training profile (psi {c_psi:.3f} > {policy.max_psi})")
     if worse:
         return Decision(ABORT, evidence, worse)
-    if report.get("soaked_seconds", 0) < policy.soak:
-        return Decision(WAIT, evidence, [f"soaking: {report.get('soaked_seconds', 0):.0f} of {policy.soak:.0f} s"])
+    if soaked < policy.soak:
+        return Decision(WAIT, evidence, [f"soaking: {soaked:.0f} of {policy.soak:.0f} s"])
     return Decision(PROMOTE, evidence, ["no bound broken beyond noise after the soak"])

@@ -231,8 +231,8 @@ def create_app(backend) -> Starlette:
 
     model = "/v2/models/{family}"
     pinned = model + "/versions/{version}"
-    predict, infer, feedback, rollout = (guarded(handler, settings.protect_predict)
-                                         for handler in (predict, infer, feedback, rollout))
+    predict, infer, rollout = (guarded(handler, settings.protect_predict) for handler in (predict, infer, rollout))
+    feedback = guarded(feedback)  # outcomes steer rollouts: the token, whenever one is set
     reload, v2_index, v2_load, v2_unload = map(guarded, (reload, v2_index, v2_load, v2_unload))
     return Starlette(routes=[
         Route("/v1/models/{family}/predict", predict, methods=["POST"]),

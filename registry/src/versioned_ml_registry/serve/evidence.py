@@ -58,10 +58,39 @@ class Evidence:
                  limits: Limits):
         self.routers, self.signals, self.outcomes, self.ledger, self.limits = routers, signals, outcomes, ledger, limits
 
-    def signature(self, family: str) -> Optional[dict]:
-        router = self.routers.get(family)
-        predictor = router.routes.production if router is not None else None
+    def signature(self, decision: dict) -> Optional[dict]:
+        """The signature of the version that made ``decision``, while it is loaded here, else of
+        what serves the family's production."""
+        router = self.routers.get(decision["family"])
+        if router is None:
+            return None
+        predictor = router.verified(decision["version"]) or router.routes.production
         return predictor.signature if predictor is not None else None
+
+    def check(self, index: int, item: dict, found: list) -> int:
+        """The ledger row ``item`` judges; Refused when it cannot be recorded."""
+        rid = clip(item["request_id"])
+        if not found:
+            raise Refused(404, f"outcome {index}: no decision has request id {rid!r}; nothing recorded")
+        if len(found) > 1:
+            raise Refused(409, f"outcome {index}: {len(found)} decisions share request id {rid!r} (a client "
+                               "reused it): their outcomes cannot be told apart; nothing recorded")
+        decision = found[0]
+        values = outcome_values(item["outcome"], decision["output"])
+        if values is None:
+            raise Refused(422, f"outcome {index}: request {rid} decided {len(decision['output'])} records: "
+                               "send one value per record; nothing recorded")
+        signature = self.signature(decision)
+        if signature is not None:
+            classifier = signature.get("task") == "classification"
+        else:  # nothing of the family is loaded: what it answered says what it is
+            classifier = not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in decision["output"])
+        labels = (signature or {}).get("output", {}).get("labels") if classifier else None
+        for value in values:
+            problem = _label_problem(value, labels) if classifier else _number_problem(value)
+            if problem:
+                raise Refused(422, f"outcome {index}: {problem}; nothing recorded")
+        return decision["seq"]
 
     def feedback(self, raw: bytes) -> Reply:
         """``POST /v1/feedback``."""
@@ -74,24 +103,10 @@ class Evidence:
             decisions = self.outcomes.decisions(ids)
             if len(decisions) < len(set(ids)) and self.ledger.flush():  # rows still on their way to disk
                 decisions = self.outcomes.decisions(ids)
-            for index, item in enumerate(items):
-                decision = decisions.get(item["request_id"])
-                if decision is None:
-                    raise Refused(404, f"outcome {index}: no decision has request id {clip(item['request_id'])!r}; "
-                                       "nothing recorded")
-                values = outcome_values(item["outcome"], decision["output"])
-                if values is None:
-                    raise Refused(422, f"outcome {index}: request {clip(item['request_id'])} decided "
-                                       f"{len(decision['output'])} records: send one value per record; nothing recorded")
-                signature = self.signature(decision["family"]) or {}
-                classifier = (signature.get("task") or "classification") == "classification"
-                labels = (signature.get("output") or {}).get("labels") if classifier else None
-                for value in values:
-                    problem = _label_problem(value, labels) if classifier else _number_problem(value)
-                    if problem:
-                        raise Refused(422, f"outcome {index}: {problem}; nothing recorded")
+            rows = [self.check(index, item, decisions.get(item["request_id"], [])) for index, item in enumerate(items)]
             try:
-                return Reply(200, self.outcomes.record([(item["request_id"], item["outcome"]) for item in items]))
+                return Reply(200, self.outcomes.record([(seq, item["request_id"], item["outcome"])
+                                                        for seq, item in zip(rows, items)]))
             except Conflict as exc:
                 raise Refused(409, str(exc)) from None
         except Refused as refused:

@@ -19,7 +19,7 @@ from typing import Dict, List, Optional
 from ..errors import RegistryError
 from ..tags.remote import fetch_tags
 from ..tags.repo import Repo
-from ..tags.trust import current_judge
+from ..tags.trust import current_judge, fetch_policy
 from .router import FamilyRouter, Holders, one_line
 from .settings import FOLLOW_MODES
 
@@ -83,6 +83,8 @@ class Follower:
         try:
             for name in self.routers:
                 fetch_tags(self.toplevel, self.remote, name)
+            if self.require_signed:  # a key revoked on main stops counting at the next read
+                fetch_policy(self.toplevel, self.remote)
         except RegistryError as exc:
             if self.problem != str(exc):
                 log.error(f"following {self.remote}: {exc}; serving what the local tags say")

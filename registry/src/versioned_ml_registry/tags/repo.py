@@ -172,22 +172,26 @@ class Repo:
         for tag in tags:
             tag.time = t
             t += 1
-        shas = dict(zip((tag.name for tag in tags), gitrefs.write_objects(self.toplevel, self.sealed(tags, who))))
+        objects = self.sealed(tags, who, self._records.get(family, []))
+        shas = dict(zip((tag.name for tag in tags), gitrefs.write_objects(self.toplevel, objects)))
         return PreparedWrite(family, [[(tag.name, shas[tag.name]) for tag in step] for step in steps])
 
-    def sealed(self, tags: Sequence[NewTag], who: tuple[str, str]) -> list[bytes]:
+    def sealed(self, tags: Sequence[NewTag], who: tuple[str, str], existing: Sequence[TagRecord] = ()) -> list[bytes]:
         """The tag objects' bytes, signed when git is configured to sign, each checked against
-        the authority policy before anything is written (:mod:`.trust`)."""
+        the authority policy before anything is written (:mod:`.trust`), in the light of the
+        family's ``existing`` tags (a rollback returns to a version that held production)."""
         from . import signing, trust
 
         signer = signing.configured(self.toplevel, who[1])
         policy = trust.load_policy(self.toplevel)
-        objects = []
+        objects, records = [], list(existing)
         for tag in tags:
             raw = gitrefs.tag_object_bytes(tag, *who)
             if signer is not None:
                 raw += signer.sign(raw)
-            refused = trust.refusal(policy, tag.name, tag.message, raw, tag.time)
+            records.append(TagRecord(tag.name, "", tag.commit, who[0], who[1], tag.time, tag.message))
+            returning = trust.returning_versions(records).get(tag.name, True)
+            refused = trust.refusal(policy, tag.name, tag.message, raw, tag.time, returning)
             if refused:
                 raise RegistryError(refused)
             objects.append(raw)

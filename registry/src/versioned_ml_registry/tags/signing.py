@@ -25,9 +25,9 @@ PGP_BEGIN = b"-----BEGIN PGP SIGNATURE-----"
 _KEYS = ("user.signingkey", "gpg.format", "gpg.ssh.program", "gpg.program", "gpg.openpgp.program",
          "tag.gpgsign", "modelregistry.sign")
 
-# What checking one signature found: ``key`` (ssh fingerprint or openpgp fingerprint) and
-# ``problem`` (None when the signature verifies).
-Checked = namedtuple("Checked", "key problem")
+# What checking one signature found: ``key`` (the ssh key's fingerprint, or the openpgp primary
+# key's), ``problem`` (None when the signature verifies) and, for openpgp, the signing ``subkey``.
+Checked = namedtuple("Checked", "key problem subkey", defaults=(None,))
 
 
 def _git_config(toplevel: str) -> dict:
@@ -164,7 +164,11 @@ def check_openpgp(payload: bytes, signature: bytes, program: str = "gpg") -> Che
                                   input=payload, capture_output=True)
         except FileNotFoundError:
             raise RegistryError(f"cannot check signatures: {program!r} is not installed (gnupg)") from None
-    for line in proc.stdout.decode("utf-8", "replace").splitlines():
-        if line.startswith("[GNUPG:] VALIDSIG "):
-            return Checked(line.split()[2].upper(), None)
-    return Checked(None, "its signature does not verify (or its key is not in this keyring)")
+    status = [line.split() for line in proc.stdout.decode("utf-8", "replace").splitlines()
+              if line.startswith("[GNUPG:] ")]
+    seen = {fields[1] for fields in status if len(fields) > 1}
+    if seen & {"REVKEYSIG", "EXPKEYSIG", "EXPSIG", "BADSIG", "ERRSIG"} or "GOODSIG" not in seen:
+        return Checked(None, "its signature does not verify: bad, or by a revoked or expired key, or a key "
+                             "not in this keyring")
+    valid = next(fields for fields in status if fields[1] == "VALIDSIG")
+    return Checked(valid[-1].upper(), None, valid[2].upper())

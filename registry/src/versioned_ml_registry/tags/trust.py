@@ -12,7 +12,7 @@ from ..errors import RegistryError
 from ..rules.authority import POLICY_FILE, Policy, action_of, parse_policy
 from . import refs as gitrefs
 from . import signing
-from .annotation import safe_body
+from .annotation import STAGE_SUBJECT, safe_body
 from .names import parse_tag
 
 DEFAULT_REFS = ("refs/remotes/origin/main", "refs/heads/main")
@@ -24,11 +24,29 @@ def policy_ref(toplevel: str) -> str | None:
     configured = gitrefs.git(toplevel, "config", "--get", "modelregistry.policyref", check=False)
     name = configured.stdout.decode().strip()
     if name:
+        if gitrefs.rev_parse_commit(toplevel, name) is None:
+            raise RegistryError(f"git config modelRegistry.policyRef names {name!r}, which is not a commit here: "
+                                "fix it, or `git fetch` that ref")
         return name
     for ref in DEFAULT_REFS:
         if gitrefs.rev_parse_commit(toplevel, ref):
             return ref
     return None
+
+
+def where_policy(toplevel: str) -> str:
+    """Where the policy was looked for, for a report: one line."""
+    ref = policy_ref(toplevel)
+    if ref is None:
+        return f"no authority policy: neither {' nor '.join(DEFAULT_REFS)} exists"
+    short = ref.removeprefix("refs/remotes/").removeprefix("refs/heads/")
+    found = gitrefs.read_blob(toplevel, ref, POLICY_FILE) is not None
+    return f"{POLICY_FILE} at {short}" if found else f"no authority policy: {short} has no {POLICY_FILE}"
+
+
+def fetch_policy(toplevel: str, remote: str) -> None:
+    """Bring the remote's main branch (where the policy lives) up to date, as ``git fetch`` does."""
+    gitrefs.git(toplevel, "fetch", "--quiet", remote, f"+refs/heads/main:refs/remotes/{remote}/main")
 
 
 def load_policy(toplevel: str) -> Policy | None:
@@ -71,19 +89,22 @@ class Judge:
 
     def __init__(self, toplevel: str, policy: Policy | None, require_signed: bool = False):
         self.toplevel, self.policy, self.require_signed = toplevel, policy, require_signed
-        self._seen: dict[str, str | None] = {}
+        self._seen: dict[tuple, str | None] = {}
 
     def _judged(self, parsed) -> bool:
         if parsed is None:
             return False
         return not self.require_signed or str(getattr(parsed, "stage", "")) in ROUTED
 
-    def problem(self, name: str, message: str, raw: bytes, when: int) -> str | None:
+    def problem(self, name: str, message: str, raw: bytes, when: int, returning: bool = True) -> str | None:
         """What is wrong with the tag ``name`` (its message without signature, its object's bytes,
-        its tagger time), or None."""
+        its tagger time; ``returning``: the version it assigns held production before), or None."""
         payload, signature = signing.split(raw)
+        inner = named_in(payload)
+        if inner != name:
+            return f"its tag object is {inner or 'unnamed'}, not {name}: a copy of another tag's object"
         policy = self.policy
-        action = action_of(name, safe_body(message).get("event"))
+        action = action_of(name, safe_body(message).get("event"), returning)
         restricted = policy is not None and policy.restricts(action)
         required = restricted or self.require_signed
         if signature is None:
@@ -94,7 +115,8 @@ class Judge:
             checked, principals = signing.check_ssh(payload, signature, policy.signers if policy else None, when)
         else:
             checked = signing.check_openpgp(payload, signature)
-            principals = policy.openpgp_principals(checked.key) if policy and checked.key else []
+            principals = sorted({who for key in (checked.key, checked.subkey) if policy and key
+                                 for who in policy.openpgp_principals(key)})
         if checked.problem:
             return checked.problem
         if required and not principals:
@@ -107,19 +129,53 @@ class Judge:
     def records(self, records) -> dict[str, str]:
         """{tag name: problem} of the registry tags among ``records`` (``refs.TagRecord``) that
         fail; under ``require_signed``, of the tags of the stages a server serves."""
+        returning = returning_versions(records)
         records = [rec for rec in records if self._judged(parse_tag(rec.name))]
-        fresh = [rec for rec in records if rec.oid not in self._seen]
+        keys = {rec.name: (rec.oid, rec.name, returning.get(rec.name, True)) for rec in records}
+        fresh = [rec for rec in records if keys[rec.name] not in self._seen]
         raw = gitrefs.raw_objects(self.toplevel, [rec.oid for rec in fresh])
         for rec in fresh:
-            self._seen[rec.oid] = self.problem(rec.name, rec.message, raw.get(rec.oid, b""), rec.time)
-        return {rec.name: self._seen[rec.oid] for rec in records if self._seen[rec.oid]}
+            self._seen[keys[rec.name]] = self.problem(rec.name, rec.message, raw.get(rec.oid, b""), rec.time,
+                                                      keys[rec.name][2])
+        return {rec.name: self._seen[keys[rec.name]] for rec in records if self._seen[keys[rec.name]]}
 
 
-def refusal(policy: Policy | None, name: str, message: str, raw: bytes, when: int) -> str | None:
+def named_in(payload: bytes) -> str | None:
+    """The ``tag`` header of a tag object: the name its tagger signed."""
+    for line in payload.split(b"\n"):
+        if not line:
+            return None
+        if line.startswith(b"tag "):
+            return line[4:].decode("utf-8", "replace")
+    return None
+
+
+def assigned_version(message: str) -> str | None:
+    found = STAGE_SUBJECT.fullmatch(message.partition("\n")[0].strip())
+    return found["version"] if found else None
+
+
+def returning_versions(records) -> dict[str, bool]:
+    """For each production and canary tag among ``records``: whether the version it assigns
+    held production before it (by tagger time, then name, as the holders are read)."""
+    held, returning = set(), {}
+    for rec in sorted(records, key=lambda r: (r.time, r.name)):
+        parsed = parse_tag(rec.name)
+        stage = str(getattr(parsed, "stage", ""))
+        if stage in ("production", "canary"):
+            version = assigned_version(rec.message)
+            returning[rec.name] = version in held
+            if stage == "production" and version:
+                held.add(version)
+    return returning
+
+
+def refusal(policy: Policy | None, name: str, message: str, raw: bytes, when: int,
+            returning: bool = True) -> str | None:
     """Why the tag the command is about to write would break the policy (one line), or None."""
     if policy is None:
         return None
-    problem = Judge("", policy).problem(name, message, raw, when)
+    problem = Judge("", policy).problem(name, message, raw, when, returning)
     if problem is None:
         return None
     if problem.startswith("unsigned"):
