@@ -18,7 +18,7 @@ from ..errors import RegistryError
 from ..tags import refs as gitrefs
 from ..tags import signing
 from ..tags.refs import NewTag
-from ..tags.trust import load_policy
+from ..tags.trust import load_policy, signers_of
 from .queries import verify as verify_chain
 from .store import connect
 
@@ -61,7 +61,7 @@ def _fields(message: str) -> dict:
     found = {}
     for line in message.splitlines()[1:]:
         key, sep, value = line.partition(": ")
-        if sep and key in ("seq", "hash", "rows"):
+        if sep and key in ("seq", "hash"):
             found[key] = value.strip()
     return found
 
@@ -83,7 +83,7 @@ def seal_problems(toplevel: str, ledger, name: str = "default") -> tuple[int, li
             if signature is None or not signature.startswith(signing.SSH_BEGIN):
                 problems.append(f"{rec.name}: not signed with an ssh key: it anchors nothing")
                 continue
-            checked, principals = signing.check_ssh(payload, signature, policy.signers if policy else None, rec.time)
+            checked, principals = signers_of(policy, payload, signature, rec.time)
             if checked.problem or (policy is not None and policy.signers is not None and not principals):
                 problems.append(f"{rec.name}: {checked.problem or 'signed by a key the authority policy does not know'}")
                 continue

@@ -53,10 +53,16 @@ class Follower:
                 self._fetch()
             self._repo.reload()
             futures: List[Future] = []
+            policy_problem = None
+            if self.require_signed:
+                try:
+                    self._repo.judge = current_judge(self.toplevel, self._repo.judge, True)
+                except RegistryError as exc:  # every family keeps its routes, as for unreadable tags
+                    policy_problem = exc
             for name, router in self.routers.items():
                 try:
-                    if self.require_signed:
-                        self._repo.judge = current_judge(self.toplevel, self._repo.judge, True)
+                    if policy_problem is not None:
+                        raise policy_problem
                     fam = self._repo.family_state(name)
                     holders = Holders.of(fam)
                 except RegistryError as exc:

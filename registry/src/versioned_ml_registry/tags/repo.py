@@ -184,14 +184,14 @@ class Repo:
 
         signer = signing.configured(self.toplevel, who[1])
         policy = trust.load_policy(self.toplevel)
-        objects, records = [], list(existing)
+        returning = trust.returning_versions(
+            [*existing, *(TagRecord(tag.name, "", tag.commit, *who, tag.time, tag.message) for tag in tags)])
+        objects = []
         for tag in tags:
             raw = gitrefs.tag_object_bytes(tag, *who)
             if signer is not None:
                 raw += signer.sign(raw)
-            records.append(TagRecord(tag.name, "", tag.commit, who[0], who[1], tag.time, tag.message))
-            returning = trust.returning_versions(records).get(tag.name, True)
-            refused = trust.refusal(policy, tag.name, tag.message, raw, tag.time, returning)
+            refused = trust.refusal(policy, tag.name, tag.message, raw, tag.time, returning.get(tag.name, True))
             if refused:
                 raise RegistryError(refused)
             objects.append(raw)

@@ -18,10 +18,9 @@ import time as _time
 from collections import namedtuple
 
 from ..errors import RegistryError
-from .refs import git
+from .refs import SIGNATURE_MARKERS, git
 
-SSH_BEGIN = b"-----BEGIN SSH SIGNATURE-----"
-PGP_BEGIN = b"-----BEGIN PGP SIGNATURE-----"
+SSH_BEGIN, PGP_BEGIN = (marker.encode() for marker in SIGNATURE_MARKERS)
 _KEYS = ("user.signingkey", "gpg.format", "gpg.ssh.program", "gpg.program", "gpg.openpgp.program",
          "tag.gpgsign", "modelregistry.sign")
 

@@ -111,12 +111,7 @@ class Judge:
             if restricted:
                 return f"unsigned, but {policy.entry(action)} needs a signed tag"
             return "unsigned, and serving requires signed tags" if required else None
-        if signature.startswith(signing.SSH_BEGIN):
-            checked, principals = signing.check_ssh(payload, signature, policy.signers if policy else None, when)
-        else:
-            checked = signing.check_openpgp(payload, signature)
-            principals = sorted({who for key in (checked.key, checked.subkey) if policy and key
-                                 for who in policy.openpgp_principals(key)})
+        checked, principals = signers_of(policy, payload, signature, when)
         if checked.problem:
             return checked.problem
         if required and not principals:
@@ -138,6 +133,15 @@ class Judge:
             self._seen[keys[rec.name]] = self.problem(rec.name, rec.message, raw.get(rec.oid, b""), rec.time,
                                                       keys[rec.name][2])
         return {rec.name: self._seen[keys[rec.name]] for rec in records if self._seen[keys[rec.name]]}
+
+
+def signers_of(policy: Policy | None, payload: bytes, signature: bytes, when: int) -> tuple:
+    """(what checking ``signature`` found, the principals ``policy`` gives its key at ``when``)."""
+    if signature.startswith(signing.SSH_BEGIN):
+        return signing.check_ssh(payload, signature, policy.signers if policy else None, when)
+    checked = signing.check_openpgp(payload, signature)
+    return checked, sorted({who for key in (checked.key, checked.subkey) if policy and key
+                            for who in policy.openpgp_principals(key)})
 
 
 def named_in(payload: bytes) -> str | None:
