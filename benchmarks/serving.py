@@ -6,21 +6,25 @@ vml_testkit.serving, the test toolkit) and prints one table:
 
 * throughput, p50 and p99 latency at 1, 8 and 32 concurrent clients over 127.0.0.1, one
   record per request (every server up at once, measured in turns at each level), for
-  `model-registry serve` (validation, routing, ledger, metrics) over `/v1` and over the Open
-  Inference Protocol (`/v2/.../infer`), both with `--durable-ledger` (an answer waits for its
-  row's commit), `/v1` with the default `--fast-ledger` (rows committed within 50 ms), and a baseline: the same bundle's pipeline (loaded once, through
-  `load_model`) in a bare Starlette app on uvicorn that parses the JSON (both protocols) and
-  predicts, with no validation and no ledger. All run the model call the same way (in
-  Starlette's thread pool); each client is a thread with one keep-alive connection, in this
-  process; and the peer: MLServer 1.7.1's scikit-learn runtime (its own venv,
-  ``.cache/mlserver-venv``) serving the same fitted pipeline, over its V2 ``infer``. MLServer
-  loads joblib files only, so the benchmark writes the pipeline it loaded through ``load_model``
-  as one, for MLServer alone; its request is one ``[N, 3]`` FP64 tensor (its numpy codec);
+  `model-registry serve` (validation, routing, ledger, metrics, input flags) as it starts by
+  default (one process, the fast ledger: rows committed within 50 ms) over `/v1` and over the
+  Open Inference Protocol (`/v2/.../infer`); V2 with ``--workers 1`` deciding every body in a
+  worker process (``worker_min_bytes: 0``, as MLServer's inference pool); both protocols with
+  ``--durable-ledger`` (an answer waits for its row's commit); a baseline: the same bundle's
+  pipeline (loaded once, through `load_model`) in a bare Starlette app on uvicorn that parses
+  the JSON (both protocols) and predicts, with no validation and no ledger. All run the model
+  call the same way (in Starlette's thread pool); each client is a thread with one keep-alive
+  connection, in this process; and the peer: MLServer 1.7.1's scikit-learn runtime (its own
+  venv, ``.cache/mlserver-venv``) serving the same fitted pipeline, over its V2 ``infer``.
+  MLServer loads joblib files only, so the benchmark writes the pipeline it loaded through
+  ``load_model`` as one, for MLServer alone; its request is one ``[N, 3]`` FP64 tensor (its
+  numpy codec);
 * Ray Serve (``--engine ray``) with 1 and 2 replicas per family, V2 ``infer`` at the same
   levels, one after the other (each on a local Ray instance of its own);
-* the p99 of a small request alone, and while two other clients send ~1 MB bodies without
-  pause, for ``model-registry serve`` (orjson, parsing and validation in the thread pool) and
-  the bare app (the standard library's json on the event loop, as the server parsed before);
+* the p99 of a small request alone, and while two other client processes send ~1 MB bodies
+  without pause, for ``model-registry serve`` as one process (orjson; parsing, validation and
+  the model in its thread pool), with ``--workers 1`` (bodies of 64 KiB or more decided in a
+  worker process), and the bare app (the standard library's json on the event loop);
 * the time from a `promote` or a `rollback` (the moment its tags are written) to the first
   answer from the new version, with the server polling the tags every 1 s, and with the
   deployer calling `POST /v1/reload` right after the command.
@@ -202,38 +206,53 @@ def mlserver(root: Path, port: int, work: Path) -> list:
 
 
 # (column, server, protocol): what each column of the table measures
-COLUMNS = (("v1", "ours", v1_call), ("v2", "ours", v2_call), ("v1 fast", "fast", v1_call),
+COLUMNS = (("v1", "fast", v1_call), ("v2", "fast", v2_call), ("v2 workers", "workers-all", v2_call),
+           ("v1 durable", "ours", v1_call), ("v2 durable", "ours", v2_call),
            ("bare v1", "baseline", v1_call), ("bare v2", "baseline", v2_call), ("mlserver v2", "mlserver", mlserver_call))
+# (server, the options it runs with): `fast` is `model-registry serve` as it starts by default
+SERVERS = {"ours": ["--durable-ledger"], "fast": [], "workers-all": ["--workers", "1"], "workers": ["--workers", "1"],
+           "baseline": None, "mlserver": None}
 
 
-def large_bodies(port: int, call, records: list, small: int) -> tuple[float, float]:
-    """p99 ms of ``small`` one-record requests alone, then while two clients send ~1 MB bodies."""
+def flood(port: int, path: str, data: bytes, stop, answered, failed) -> None:
+    """POST ``data`` to ``path`` until ``stop`` is set (in a process of its own: the measuring
+    client shares no GIL with it), counting the answers."""
+    from vml_testkit.serving import Client
+
+    client = Client(port)
+    while not stop.is_set():
+        status, _, _ = client.request("POST", path, raw=data)
+        counter = answered if status == 200 else failed
+        with counter.get_lock():
+            counter.value += 1
+
+
+def large_bodies(port: int, call, records: list, small: int) -> tuple[float, float, int]:
+    """p99 ms of ``small`` one-record requests alone, then while two client processes send ~1 MB
+    bodies without pause; and how many of those were answered while the small ones ran."""
+    import multiprocessing
+
     big = [{name: value + 0.123456789012345 for name, value in records[0].items()}] * 9000
     alone = load(port, 1, small, call(records))["p99"]
-    stop, errors = threading.Event(), []
-
-    def flood():
-        from vml_testkit.serving import Client
-
-        client, (path, body) = Client(port), call(big)
-        data = json.dumps(body).encode()
-        while not stop.is_set():
-            status, _, _ = client.request("POST", path, raw=data)
-            if status != 200:
-                errors.append(status)
-
-    floods = [threading.Thread(target=flood) for _ in range(2)]
-    for thread in floods:
-        thread.start()
+    spawn = multiprocessing.get_context("spawn")
+    stop, answered, failed = spawn.Event(), spawn.Value("i", 0), spawn.Value("i", 0)
+    path, body = call(big)
+    floods = [spawn.Process(target=flood, args=(port, path, json.dumps(body).encode(), stop, answered, failed))
+              for _ in range(2)]
+    for process in floods:
+        process.start()
     try:
+        load(port, 1, 20, call(records))  # the floods are under way
+        before = answered.value
         busy = load(port, 1, small, call(records))["p99"]
+        large = answered.value - before
     finally:
         stop.set()
-        for thread in floods:
-            thread.join()
-    if errors:
-        raise RuntimeError(f"{len(errors)} large requests failed: {errors[:3]}")
-    return alone, busy
+        for process in floods:
+            process.join()
+    if failed.value:
+        raise RuntimeError(f"{failed.value} large requests failed")
+    return alone, busy, large
 
 
 def main() -> None:
@@ -261,12 +280,14 @@ def main() -> None:
         records = probe(base / "proj", FAMILY, 1)
         rows, procs, ports = {column: {} for column, _, _ in COLUMNS}, [], {}
         try:
-            for name in ("ours", "fast", "baseline", "mlserver"):  # all up at once, measured in turns
+            for name, options in SERVERS.items():  # all up at once, measured in turns
                 root = copy_registry(base, work / f"{name}-copy")
+                if name == "workers-all":  # every body to the worker process, as MLServer's inference pool
+                    (root / "params.yaml").write_text((root / "params.yaml").read_text() + "serving:\n  worker_min_bytes: 0\n")
                 ports[name] = free_port()
                 command = ([sys.executable, __file__, "--baseline", str(root), str(ports[name])]
                            if name == "baseline" else mlserver(root, ports[name], work) if name == "mlserver" else
-                           ours(root, ports[name], 1.0, work, "--fast-ledger" if name == "fast" else "--durable-ledger"))
+                           ours(root, ports[name], 1.0, work, *options))
                 procs.append(start(command, work / f"{name}.log", ports[name],
                                    f"/v2/models/{FAMILY}/ready" if name == "mlserver" else "/healthz"))
                 warm = mlserver_call if name == "mlserver" else v1_call
@@ -275,7 +296,8 @@ def main() -> None:
                 for column, server, call in COLUMNS:
                     rows[column][clients] = load(ports[server], clients, counts[clients], call(records))
             small = int(400 * scale)
-            flooded = {"v1": large_bodies(ports["ours"], v1_call, records, small),
+            flooded = {"v1 (one process)": large_bodies(ports["fast"], v1_call, records, small),
+                       "v1 --workers 1": large_bodies(ports["workers"], v1_call, records, small),
                        "bare v1": large_bodies(ports["baseline"], v1_call, records, small)}
         finally:
             for proc in procs:
@@ -309,21 +331,21 @@ def main() -> None:
     print(f"serving {FAMILY} over 127.0.0.1, 1 record per request ({os.cpu_count()} CPUs, clients in one process)")
     names = [column for column, _, _ in COLUMNS]
     print(f"{'measure':<40}" + "".join(f"{name:>12}" for name in names)
-          + f"{'v2/bare':>9}{'v2/mlserver':>12}{'v1/fast':>9}")
+          + f"{'v2/bare':>9}{'v2/mlserver':>12}{'durable/v1':>11}")
     for clients in LEVELS:
         for key, label in (("rps", f"requests/s ({counts[clients]} requests)"), ("p50", "p50 ms"), ("p99", "p99 ms")):
             values = {name: rows[name][clients][key] for name in names}
             shown = "".join(f"{values[name]:>12.0f}" if key == "rps" else f"{values[name]:>12.2f}" for name in names)
             print(f"{f'{clients} client(s): {label}':<40}{shown}{values['v2'] / values['bare v2']:>9.2f}"
-                  f"{values['v2'] / values['mlserver v2']:>12.2f}{values['v1'] / values['v1 fast']:>9.2f}")
+                  f"{values['v2'] / values['mlserver v2']:>12.2f}{values['v1 durable'] / values['v1']:>11.2f}")
     for replicas, levels in on_ray.items():
         for clients in LEVELS:
             o = levels[clients]
             print(f"{f'ray serve, {replicas} replica(s), v2, {clients} client(s): req/s, p50, p99 ms':<56} "
                   f"{o['rps']:>7.0f} {o['p50']:>7.2f} {o['p99']:>7.2f}")
-    for name, (alone, busy) in flooded.items():
-        print(f"{f'small request p99 ms, alone / with 1 MB bodies: {name}':<56} {alone:>7.2f} / {busy:.2f} "
-              f"({busy / alone:.2f}x)")
+    for name, (alone, busy, large) in flooded.items():
+        print(f"{f'small request p99 ms, alone / with 1 MB bodies: {name}':<64} {alone:>7.2f} / {busy:.2f} "
+              f"({busy / alone:.2f}x; {large} large bodies answered meanwhile)")
     for mode, times in switched.items():
         for event, values in times.items():
             shown = " / ".join(f"{t:.2f}" for t in values)

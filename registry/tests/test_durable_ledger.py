@@ -37,7 +37,7 @@ def test_the_setting_is_a_boolean_in_the_ledger_mapping():
     assert ledger_durable(True, {"ledger": {"durable": False}}) is True
     with pytest.raises(RegistryError, match="ledger.durable must be true or false"):
         ledger_durable(None, {"ledger": {"durable": "yes"}})
-    with pytest.raises(RegistryError, match="a mapping with path and durable"):
+    with pytest.raises(RegistryError, match="a mapping with path, durable and commit_timeout"):
         ledger_durable(None, {"ledger": {"fast": True}})
 
 

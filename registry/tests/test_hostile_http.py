@@ -154,3 +154,48 @@ def test_a_body_that_trickles_is_cut_off_with_408(serving_base, tmp_path):
         assert head.startswith(b"HTTP/1.1 408"), head
         assert json.loads(payload) == {"error": "the body did not arrive within 1 s"}
         assert server.health()[0] == 200
+
+
+@pytest.mark.parametrize("raw", [
+    b"POST /v1/models/x/predict HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(32),  # a TLS client hello on the plain port
+])
+def test_requests_uvicorn_cannot_parse_get_a_json_400(server, unchanged, raw):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        try:
+            sock.sendall(raw)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed before the whole header was sent
+        head, payload = read_response(sock)
+    assert head.startswith(b"HTTP/1.1 400"), head
+    assert b"content-type: application/json" in head.lower()
+    assert one_line_json(400, json.loads(payload)).startswith("Invalid HTTP request received")
+
+
+def test_a_megabyte_of_headers_gets_a_json_431(server, unchanged):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        try:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 1_000_000 + b"\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed before the whole header was sent
+        head, payload = read_response(sock)
+    assert head.startswith(b"HTTP/1.1 431"), head
+    assert one_line_json(431, json.loads(payload)) == "the request headers are over 65536 bytes"
+
+
+@pytest.mark.parametrize("sent", [b"", b"POST /v1/models/cultivar/predict HTTP/1.1\r\nHost: x\r\n"])
+def test_headers_that_never_finish_are_cut_off_with_408(serving_base, tmp_path, sent):
+    root = copy_registry(serving_base, tmp_path / "copy")
+    params = root / "params.yaml"
+    params.write_text(params.read_text() + "serving:\n  header_timeout: 1\n")
+    with Server(root) as server:
+        server.wait_healthy()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+            sock.sendall(sent)
+            head, payload = read_response(sock)  # the server answers without the rest of the headers
+            assert sock.recv(1) == b""  # and closes the connection
+        assert head.startswith(b"HTTP/1.1 408"), head
+        assert json.loads(payload) == {"error": "the request headers did not arrive within 1 s"}
+        assert server.health()[0] == 200
+        status, _, _ = server.client.predict(FAMILY, probe(root, FAMILY, 1))  # a kept-alive connection
+        assert status == 200

@@ -40,6 +40,9 @@ def add_serve(sub):
     p.add_argument("--require-signed", dest="require_signed", action="store_const", const=True, default=None,
                    help="never serve a holder whose stage tag is unsigned or fails the authority policy "
                         "(registry/authority.yaml on the protected ref; params.yaml serving.require_signed)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="decide bodies of params.yaml serving.worker_min_bytes or more (default 64 KiB) in N "
+                        "worker processes, so they never slow small requests (default: 0, one process)")
     p.add_argument("--canary-percent", action="append", default=None, metavar="[FAMILY=]N",
                    help="share of requests a live canary gets (repeatable; default: 10)")
     p.add_argument("--engine", choices=["local", "ray"], default="local",
@@ -59,7 +62,8 @@ def cmd_serve(args) -> int:
     api.serve(args.repo, families=args.family, host=args.host, port=args.port, follow=args.follow,
               remote=args.remote, interval=args.interval, ledger=args.ledger, store_inputs=args.store_inputs,
               canary_percent=args.canary_percent, insecure=args.insecure,
-              durable_ledger=args.durable_ledger, require_signed=args.require_signed, engine=args.engine, replicas=args.replicas, address=args.address)
+              durable_ledger=args.durable_ledger, require_signed=args.require_signed, workers=args.workers,
+              engine=args.engine, replicas=args.replicas, address=args.address)
     return 0
 
 

@@ -95,9 +95,10 @@ class Decision:
     predictions: list
     latency_ms: float
     committed: Optional[Future] = field(default=None, compare=False, repr=False)  # a durable writer's
+    input_text: Optional[str] = field(default=None, compare=False, repr=False)  # canonical(records), if known
 
     def row(self, seq: int, prev_hash: str, store_inputs: bool) -> dict:
-        text = canonical(self.records)
+        text = self.input_text if self.input_text is not None else canonical(self.records)
         row = {"seq": seq, "request_id": self.request_id, "time": self.time, "family": self.family,
                "version": self.version, "commit_sha": self.commit, "route": self.route,
                "input_sha256": sha256(text), "input": text if store_inputs else None,

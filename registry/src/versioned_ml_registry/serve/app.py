@@ -26,9 +26,9 @@ serve this same app as their ingress. A backend gives ``families``, ``settings``
 
 ``/v1`` and ``/v2`` share the routing, validation, swaps, metrics and ledger: a decision is one
 ledger row whichever protocol asked. Every error is JSON ``{"error": "<one line>"}`` (V2
-refusals are 400, as the protocol says); no traceback reaches a client. The exception:
-requests uvicorn itself refuses before the app sees them (a malformed request line or
-``Content-Length``, an oversized header) get its plain-text 400.
+refusals are 400, as the protocol says), the 400s uvicorn answers before the app sees a request
+and the 408 for headers that do not arrive in time included (:mod:`.protocol`); no traceback
+reaches a client.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ from .._version import __version__
 from ..errors import RegistryError
 from . import auth, v2
 from .plane import Refused, Reply, clip
+from .protocol import bounded
 from .router import one_line
 from .service import Service
 from .settings import ServeSettings
@@ -276,7 +277,7 @@ def run(settings: ServeSettings) -> None:
     sock = listen(settings.host, settings.port)
     service = Service(settings)
     config = uvicorn.Config(create_app(service), log_config=None, access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=30)
+                            timeout_graceful_shutdown=30, http=bounded(settings.limits.header_seconds))
     host, port = sock.getsockname()[:2]
     log.info(f"serving {', '.join(settings.families)} on http://{host}:{port} (tags: {settings.follow}, "
              f"every {settings.interval:g} s; ledger: {settings.ledger})")

@@ -3,9 +3,10 @@
 ``DataPlane`` holds the families' routers (:mod:`.router`), the ledger, the metrics and the
 shadow runner. ``predict`` (our ``/v1``) and ``infer`` (the Open Inference Protocol,
 :mod:`.v2`) take a body that HTTP has already read: they choose the version (the tags' route,
-or a version named in the path), parse and validate the body against that version's signature
-off the event loop, run the model, write the decision to the ledger (waiting for its commit
-when the ledger is durable), count it and queue its shadow copy. Each returns a :class:`Reply`
+or a version named in the path), decide the body off the event loop (:mod:`.decide`: parse
+and validate it against that version's signature, run the model; in the thread pool, or in a
+worker process of :mod:`.workers` when it is large), write the decision to the ledger (waiting
+for its commit when the ledger is durable), count it and queue its shadow copy. Each returns a :class:`Reply`
 (status, JSON body, headers), refusals included, so that the single-process server
 (:mod:`.app`) and a Ray Serve replica (:mod:`.ray_engine`) answer alike.
 """
@@ -13,9 +14,11 @@ when the ledger is durable), count it and queue its shadow copy. Each returns a 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import os
+import secrets
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
@@ -24,14 +27,35 @@ from starlette.concurrency import run_in_threadpool
 from ..errors import RegistryError
 from ..ledger.store import Decision
 from . import v2
-from .router import FamilyRouter, Rejected, Unavailable, answer, class_probabilities, one_line
-from .signals import Signals, flag_lines, input_flags
-from .validation import Invalid, Limits, parse_body, quote, records_of, validate_records, wants_probabilities
+from .decide import V1, V2, Worked, work
+from .router import FamilyRouter, Rejected, Unavailable, one_line
+from .signals import Signals, flag_lines
+from .validation import Invalid, Limits, quote
+from .workers import WorkerLost
 
 log = logging.getLogger("model_registry.serve")
 
 COMMIT_SECONDS = 30.0  # how long an answer waits for its durable ledger row before a 503
 PINNED = "pinned"  # the route of a request that names its version (V2 .../versions/{version}/infer)
+
+
+class RequestIds:
+    """Request ids unique across processes and restarts, 32 hex digits as a uuid4's: a random
+    64-bit prefix per process, then a counter. Unlike ``uuid4`` it reads no random bytes per
+    request: no system call, no GIL handed over on the hot path."""
+
+    def __init__(self):
+        self.renew()
+        os.register_at_fork(after_in_child=self.renew)  # a forked child must not repeat its parent's ids
+
+    def renew(self) -> None:
+        self.prefix, self.counter = secrets.token_hex(8), itertools.count(1)
+
+    def __call__(self) -> str:
+        return f"{self.prefix}{next(self.counter):016x}"
+
+
+new_request_id = RequestIds()
 
 
 @dataclass
@@ -59,29 +83,9 @@ def clip(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def v1_records(raw: bytes, signature: dict, limits: Limits) -> tuple[list, bool]:
-    """(records, probabilities asked for) of a /v1 body."""
-    body = parse_body(raw, limits)
-    records = records_of(body, limits)
-    if not records:
-        raise Invalid([{"record": None, "field": None, "error": "no records: send at least one"}])
-    return validate_records(signature, records), wants_probabilities(body)
-
-
-def v2_request(raw: bytes, signature: dict, probabilities: bool, limits: Limits) -> v2.InferRequest:
-    """The decoded and validated V2 request."""
-    request = v2.decode_infer(parse_body(raw, limits), signature, probabilities, limits)
-    validate_records(signature, request.records)
-    return request
-
-
-def run_model(predictor, records: list, probabilities: bool) -> tuple[list, Optional[list]]:
-    return answer(predictor, records), (class_probabilities(predictor, records) if probabilities else None)
-
-
 class DataPlane:
     def __init__(self, routers: Dict[str, FamilyRouter], ledger, metrics, shadow, limits: Limits,
-                 outcomes=None):
+                 outcomes=None, workers=None):
         self.routers = routers
         self.ledger = ledger  # anything with append(Decision) -> Optional[Future] (durable: the commit)
         self.metrics = metrics
@@ -89,6 +93,8 @@ class DataPlane:
         self.limits = limits
         self.signals = Signals()
         self.outcomes = outcomes  # ledger.outcomes.OutcomeStore: feedback and rollout evidence
+        self.workers = workers  # .workers.Workers: large bodies decided in worker processes (None: here)
+        self.commit_seconds = COMMIT_SECONDS
 
     async def call(self, method: str, family: str, *args) -> Reply:
         """One of the methods below for ``family``'s request, by name: how an engine forwards a
@@ -120,48 +126,52 @@ class DataPlane:
         return router, route, predictor
 
     # ---- decisions ----------------------------------------------------------------------------
-    async def decide(self, router: FamilyRouter, route: str, predictor, parse, started: float, received: float,
-                     headers: dict, refusal: int, **invalid) -> tuple[v2.InferRequest, str, list, Optional[list], list]:
-        """Parse and validate the body (``parse()``), flag inputs outside the version's training
-        profile and run the model, in one trip to the thread pool; then write the decision to the
-        ledger, count it (:mod:`.signals` too) and queue its shadow copy. A body that does not
-        fit, or values the model cannot use, are the caller's: ``refusal`` status (with
-        ``invalid`` in the body), no decision."""
+    async def decide(self, router: FamilyRouter, route: str, predictor, protocol: str, raw: bytes, started: float,
+                     received: float, headers: dict, refusal: int, **invalid) -> tuple[Worked, str, list]:
+        """Decide the body (:func:`work`: in the thread pool, or in a worker process when it is
+        large and workers are configured); then write the decision to the ledger, count it
+        (:mod:`.signals` too) and queue its shadow copy. A body that does not fit, or values the
+        model cannot use, are the caller's: ``refusal`` status (with ``invalid`` in the body),
+        no decision."""
         family, metrics = router.family, self.metrics
-
-        def work():
-            request = parse()
-            flags = input_flags(predictor.profile, request.records)
-            return request, run_model(predictor, request.records, v2.PREDICT_PROBA in request.outputs), flags
-
+        shadow = router.routes.shadow if route != PINNED else None
         try:
-            request, (predictions, probs), flags = await run_in_threadpool(work)
+            if self.workers is not None and self.workers.takes(raw):
+                worked = await self.workers.decide(predictor, protocol, raw, self.limits, keep_records=shadow is not None)
+            else:
+                worked = await run_in_threadpool(work, predictor, protocol, raw, self.limits)
         except Invalid as exc:
             metrics.refused(family, predictor.version, route, refusal, "invalid")
             raise Refused(refusal, str(exc), headers, **invalid, errors=exc.errors, errors_total=exc.total) from None
         except Rejected as exc:
             metrics.refused(family, predictor.version, route, refusal, "rejected")
             raise Refused(refusal, str(exc), headers) from None
+        except WorkerLost as exc:
+            metrics.refused(family, predictor.version, route, 503, "worker")
+            raise Refused(503, str(exc), headers) from None
         except Exception as exc:  # noqa: BLE001 - one line to the caller, no traceback
             metrics.refused(family, predictor.version, route, 500, "failed")
             self.signals.failed(family, router.routes, route, predictor.version)
             log.error(f"{family} {predictor.version} failed on a request: {one_line(exc)}")
             raise Refused(500, f"{family} {predictor.version} failed on these records: {one_line(exc)}", headers) from None
-        request_id = request.id or uuid.uuid4().hex
+        request, predictions, flags = worked.request, worked.predictions, worked.flags
+        request_id = request.id or new_request_id()
         elapsed = time.perf_counter() - started
         try:
             committed = self.ledger.append(Decision(request_id, received, family, predictor.version, predictor.commit,
-                                                    route, request.records, predictions, elapsed * 1000))
+                                                    route, request.records, predictions, elapsed * 1000,
+                                                    input_text=worked.input_text))
         except RegistryError as exc:  # the ledger closed: the server is stopping
             metrics.refused(family, predictor.version, route, 503, "ledger")
             raise Refused(503, f"no decision can be recorded now: {exc}", headers) from None
         if committed is not None:  # a durable ledger: answer only once the row is on disk
             try:
-                await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(committed)), COMMIT_SECONDS)
+                await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(committed)), self.commit_seconds)
             except asyncio.TimeoutError:
                 metrics.refused(family, predictor.version, route, 503, "ledger")
-                raise Refused(503, f"the decision ledger did not commit within {COMMIT_SECONDS:g} s "
-                                   "(see /healthz): the decision may be written later", headers) from None
+                raise Refused(503, f"the decision ledger did not commit within {self.commit_seconds:g} s "
+                                   "(see /healthz): the decision may be written later",
+                              {**headers, "X-Request-Id": request_id}, request_id=request_id) from None
             except Exception as exc:  # noqa: BLE001
                 metrics.refused(family, predictor.version, route, 503, "ledger")
                 raise Refused(503, f"the decision could not be written to the ledger: {one_line(exc)}", headers) from None
@@ -169,32 +179,23 @@ class DataPlane:
         metrics.flagged(family, predictor.version, route, flags)
         self.signals.answered(family, router.routes, route, predictor.version, elapsed * 1000, predictions, flags)
         headers["X-Request-Id"] = request_id
-        shadow = router.routes.shadow if route != PINNED else None
         if shadow is not None:
             self.shadow.submit(shadow, request_id, request.records)  # queued: it never delays the answer
-        return request, request_id, predictions, probs, flag_lines(flags)
+        return worked, request_id, flag_lines(flags)
 
     async def predict(self, family: str, raw: bytes, key: Optional[str], started: float, received: float) -> Reply:
         """``POST /v1/models/{family}/predict``."""
         try:
             router, route, predictor = self.choose(family, key)
             headers = {"X-Model-Version": predictor.version, "X-Model-Route": route}
-
-            def parse() -> v2.InferRequest:
-                records, probabilities = v1_records(raw, predictor.signature, self.limits)
-                if probabilities and not predictor.has_probabilities:
-                    raise Invalid([{"record": None, "field": None,
-                                    "error": f"{family} {predictor.version} gives no class probabilities"}])
-                return v2.InferRequest(None, records, [v2.PREDICT, v2.PREDICT_PROBA] if probabilities else [v2.PREDICT])
-
-            _, request_id, predictions, probs, flags = await self.decide(
-                router, route, predictor, parse, started, received, headers, 422, family=family,
-                version=predictor.version)
+            worked, request_id, flags = await self.decide(router, route, predictor, V1, raw, started, received,
+                                                          headers, 422, family=family, version=predictor.version)
         except Refused as refused:
             return refused.reply()
-        body = {"family": family, "version": predictor.version, "request_id": request_id, "predictions": predictions}
-        if probs is not None:
-            body.update(labels=predictor.labels, probabilities=probs)
+        body = {"family": family, "version": predictor.version, "request_id": request_id,
+                "predictions": worked.predictions}
+        if worked.probabilities is not None:
+            body.update(labels=predictor.labels, probabilities=worked.probabilities)
         if any(flags):
             body["flags"] = flags
         return Reply(200, body, headers)
@@ -205,13 +206,12 @@ class DataPlane:
         try:
             router, route, predictor = self.choose(family, key, version)
             headers = {"X-Model-Version": predictor.version, "X-Model-Route": route}
-            request, request_id, predictions, probs, flags = await self.decide(
-                router, route, predictor,
-                lambda: v2_request(raw, predictor.signature, predictor.has_probabilities, self.limits),
-                started, received, headers, 400)
+            worked, request_id, flags = await self.decide(router, route, predictor, V2, raw, started, received,
+                                                          headers, 400)
         except Refused as refused:
             return refused.reply()
-        body = v2.encode_infer(family, predictor.version, request_id, request.outputs, predictions, probs)
+        body = v2.encode_infer(family, predictor.version, request_id, worked.request.outputs, worked.predictions,
+                               worked.probabilities)
         if any(flags):
             body["parameters"] = {"input_flags": flags}
         return Reply(200, body, headers)

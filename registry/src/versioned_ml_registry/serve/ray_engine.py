@@ -41,6 +41,7 @@ from ..errors import RegistryError
 from ..ledger.store import LedgerWriter
 from ..tags.repo import Repo
 from .metrics import Metrics
+from .health import health
 from .plane import DataPlane, Reply
 from .ray_follower import FOLLOWER, NAMESPACE, FollowerActor
 from .router import FamilyRouter, Holders, one_line
@@ -161,11 +162,11 @@ class FamilyModel:
 class RayBackend:
     """What :func:`.app.create_app` calls, answered by the family deployments and the actors."""
 
-    def __init__(self, families: Dict[str, object], settings: ServeSettings):
+    def __init__(self, families: Dict[str, object], settings: ServeSettings, follower, ledger):
         self.handles = families
         self.settings = settings
         self.metrics = Metrics(lambda: {})  # the gateway's own refusals; the replicas count the rest
-        self.follower, self.ledger = ray.get_actor(FOLLOWER, NAMESPACE), ray.get_actor(LEDGER, NAMESPACE)
+        self.follower, self.ledger = follower, ledger
 
     @property
     def families(self) -> List[str]:
@@ -205,12 +206,7 @@ class RayBackend:
             return 503, {"status": "unavailable", "families": {}, "problems": [one_line(exc)], "time": time.time()}
         families = {name: {"serving": v["serving"]["production"], "holder": v["holders"]["production"],
                            "problems": v["problems"]} for name, v in view["families"].items()}
-        serving = all(f["serving"] is not None for f in families.values())
-        extra = [p for p in (view["follow"]["problem"], view["ledger"]["problem"]) if p]
-        degraded = extra or any(f["problems"] for f in families.values())
-        status = "unavailable" if not serving else "degraded" if degraded else "ok"
-        return (200 if serving else 503), {"status": status, "families": families, "problems": extra,
-                                           "time": time.time()}
+        return health(families, [p for p in (view["follow"]["problem"], view["ledger"]["problem"]) if p])
 
     def start(self) -> None:
         pass
@@ -222,8 +218,8 @@ class RayBackend:
 @serve.deployment
 @serve.ingress()
 class Gateway:
-    def __init__(self, families: Dict[str, object], settings: ServeSettings):
-        self.backend = RayBackend(families, settings)
+    def __init__(self, families: Dict[str, object], settings: ServeSettings, follower, ledger):
+        self.backend = RayBackend(families, settings, follower, ledger)
 
     def __serve_build_asgi_app__(self):
         from .app import create_app
@@ -239,7 +235,7 @@ def application(settings: ServeSettings, replicas: int):
                 .bind(name, settings, ledger, follower)
                 for name in settings.families}
     return Gateway.options(name="gateway", num_replicas=replicas, max_ongoing_requests=MAX_ONGOING,
-                           ray_actor_options=NO_CPU_RESERVED).bind(families, settings)
+                           ray_actor_options=NO_CPU_RESERVED).bind(families, settings, follower, ledger)
 
 
 # ---- the command -----------------------------------------------------------------------------

@@ -8,7 +8,6 @@ layer (:mod:`.app`) calls."""
 from __future__ import annotations
 
 import concurrent.futures
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict
@@ -21,11 +20,13 @@ from ..ledger.store import LedgerWriter
 from .evidence import Evidence
 from ..tags.repo import Repo
 from .follower import Follower
+from .health import health
 from .metrics import Metrics
 from .plane import DataPlane, Reply
 from .router import FamilyRouter
 from .settings import DEFAULT_LEDGER, ServeSettings
 from .shadow import ShadowRunner
+from .workers import Workers
 
 
 class Service:
@@ -43,7 +44,10 @@ class Service:
                                  settings.interval, settings.require_signed)
         self.metrics = Metrics(lambda: self.routers)
         self.shadow = ShadowRunner(self.ledger, self.metrics)
-        self.plane = DataPlane(self.routers, self.ledger, self.metrics, self.shadow, settings.limits)
+        self.workers = Workers(settings.toplevel, settings.workers, settings.worker_min_bytes) if settings.workers else None
+        self.plane = DataPlane(self.routers, self.ledger, self.metrics, self.shadow, settings.limits,
+                               workers=self.workers)
+        self.plane.commit_seconds = settings.commit_timeout
         self.outcomes = OutcomeStore(settings.ledger)
         self.evidence = Evidence(self.routers, self.plane.signals, self.outcomes, self.ledger, settings.limits)
 
@@ -67,14 +71,18 @@ class Service:
             (folder / ".gitignore").write_text("# written by model-registry serve: the decision ledger is not source\n*\n")
 
     def start(self) -> None:
-        """Start following the tags (the first read and loads begin at once)."""
+        """Start following the tags (the first read and loads begin at once), and the workers."""
         self.follower.start()
+        if self.workers is not None:
+            self.workers.start()
 
     def stop(self) -> None:
         """Stop following, answer queued shadow copies, write every ledger row, in that order."""
         self.follower.stop()
         self.loader.shutdown(wait=True, cancel_futures=True)
         self.shadow.close()
+        if self.workers is not None:
+            self.workers.stop()
         self.ledger.close()
         self.outcomes.close()
 
@@ -106,24 +114,15 @@ class Service:
                            "remote": self.settings.remote if self.settings.follow == "remote" else None,
                            "last_read": self.follower.last_read, "problem": self.follower.problem},
                 "ledger": {"path": str(self.settings.ledger), "written": self.ledger.written,
-                           "problem": self.ledger.error}}
+                           "problem": self.ledger.error},
+                "workers": self.workers.view() if self.workers is not None else None}
 
     def check(self) -> tuple[int, dict]:
-        """(200, ...) when every family has a verified production version serving, else 503.
-        ``status`` is ``degraded`` when everything serves but something is wrong (a holder that
-        failed its checks, unreadable tags, an unreachable remote, the ledger)."""
-        families, serving = {}, True
-        for name, router in self.routers.items():
-            routes = router.routes
-            problems = router.problems()
-            if routes.production is None:
-                serving = False
-            families[name] = {"serving": routes.production.version if routes.production else None,
-                              "holder": router.holders.production, "problems": problems}
+        """:func:`.health.health` of this process's families, follower, ledger and workers."""
+        families = {name: {"serving": router.routes.production.version if router.routes.production else None,
+                           "holder": router.holders.production, "problems": router.problems()}
+                    for name, router in self.routers.items()}
         extra = [p for p in (self.follower.problem, self.ledger.error) if p]
         if self.follower.last_read is None:
             extra.append("the tags have not been read yet")
-        degraded = extra or any(f["problems"] for f in families.values())
-        status = "unavailable" if not serving else "degraded" if degraded else "ok"
-        return (200 if serving else 503), {"status": status, "families": families, "problems": extra,
-                                           "time": time.time()}
+        return health(families, extra, workers=self.workers.view() if self.workers is not None else None)

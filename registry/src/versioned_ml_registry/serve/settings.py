@@ -9,13 +9,17 @@ the defaults below. Every setting is optional::
       remote: origin
       interval: 1.0             # seconds between two reads of the tags
       ledger: .model-registry/ledger.sqlite   # relative to the repository; or a mapping:
-      # ledger: {path: .model-registry/ledger.sqlite, durable: true}   answer after the row is on disk
+      # ledger: {path: .model-registry/ledger.sqlite, durable: true, commit_timeout: 30}
+      #   durable: answer after the row is on disk; commit_timeout: seconds before such an answer is a 503
       store_inputs: true        # false: the ledger keeps only each input's sha256
       canary_percent: 10        # or per family: {cultivar: 20, default: 10}
       body_timeout: 30          # seconds a request body may take to arrive (then 408)
+      header_timeout: 10        # seconds a request's headers may take to arrive (then 408, closed)
       auth:
         predict: false          # true: predict and infer need the token too (serve.auth)
       require_signed: false     # true: never serve a holder whose stage tag fails the authority policy
+      workers: 0                # N: decide large bodies in N worker processes (serve.workers)
+      worker_min_bytes: 65536   # the size from which a body is large
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ DEFAULT_CANARY_PERCENT = 10.0
 # Off: benchmarks/serving.py measured p50 1.38x of the fast ledger at 8 clients (2 CPUs), over
 # the 1.2x that would make it the default; `--durable-ledger` or `ledger: {durable: true}`.
 DURABLE_BY_DEFAULT = False
+DEFAULT_MIN_BYTES = 64 * 1024  # a body this large or larger goes to a worker process, when there are workers
 
 
 @dataclass
@@ -50,6 +55,9 @@ class ServeSettings:
     interval: float = 1.0
     ledger: Path = Path(DEFAULT_LEDGER)
     durable_ledger: bool = DURABLE_BY_DEFAULT
+    commit_timeout: float = 30.0
+    workers: int = 0
+    worker_min_bytes: int = DEFAULT_MIN_BYTES
     store_inputs: bool = True
     canary_percent: Dict[str, float] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
@@ -116,7 +124,7 @@ def serve_settings(toplevel: str, known_families: List[str], families: Optional[
                    ledger: Optional[str] = None, store_inputs: Optional[bool] = None,
                    canary_percent: Optional[List[str]] = None, insecure: bool = False,
                    durable_ledger: Optional[bool] = None, require_signed: Optional[bool] = None,
-                   environ: Optional[Mapping[str, str]] = None) -> ServeSettings:
+                   workers: Optional[int] = None, environ: Optional[Mapping[str, str]] = None) -> ServeSettings:
     """The settings for serving ``toplevel``: the options given (None: not given) over
     params.yaml over the defaults. ``known_families``: the families the repository has."""
     conf = params_serving(toplevel)
@@ -147,9 +155,20 @@ def serve_settings(toplevel: str, known_families: List[str], families: Optional[
     body_seconds = _choose("body_timeout", None, conf, Limits().body_seconds, float)
     if not 0.1 <= body_seconds <= 3600:
         raise RegistryError(f"serving setting body_timeout must be from 0.1 to 3600 seconds, not {body_seconds}")
-    settings.limits = replace(settings.limits, body_seconds=body_seconds)
+    header_seconds = _choose("header_timeout", None, conf, Limits().header_seconds, float)
+    if not 0.1 <= header_seconds <= 3600:
+        raise RegistryError(f"serving setting header_timeout must be from 0.1 to 3600 seconds, not {header_seconds}")
+    settings.limits = replace(settings.limits, body_seconds=body_seconds, header_seconds=header_seconds)
     settings.ledger = ledger_path(toplevel, ledger, conf)
     settings.durable_ledger = ledger_durable(durable_ledger, conf)
+    settings.commit_timeout = commit_timeout(conf)
+    settings.workers = _choose("workers", workers, conf, 0, int)
+    if isinstance(conf.get("workers"), bool) or not 0 <= settings.workers <= 64:
+        raise RegistryError(f"serving setting workers must be from 0 to 64 processes, not {settings.workers}")
+    settings.worker_min_bytes = _choose("worker_min_bytes", None, conf, DEFAULT_MIN_BYTES, int)
+    if not 0 <= settings.worker_min_bytes <= settings.limits.max_bytes:
+        raise RegistryError(f"serving setting worker_min_bytes must be from 0 to {settings.limits.max_bytes} "
+                            f"(the body limit), not {settings.worker_min_bytes}")
     settings.canary_percent = canary_percents(settings.families, conf.get("canary_percent"), canary_percent)
     settings.token = load_token(os.environ if environ is None else environ)
     settings.protect_predict = auth_predict(conf.get("auth"))
@@ -176,12 +195,21 @@ def _ledger_conf(conf: dict) -> dict:
     configured = conf.get("ledger", DEFAULT_LEDGER)
     if isinstance(configured, str):
         configured = {"path": configured}
-    if not isinstance(configured, dict) or set(configured) - {"path", "durable"}:
-        raise RegistryError("serving setting ledger must be a path, or a mapping with path and durable")
+    if not isinstance(configured, dict) or set(configured) - {"path", "durable", "commit_timeout"}:
+        raise RegistryError("serving setting ledger must be a path, or a mapping with path, durable and commit_timeout")
     path = configured.get("path", DEFAULT_LEDGER)
     if not isinstance(path, str) or not path:
         raise RegistryError("serving setting ledger must be a path")
-    return {"path": path, "durable": configured.get("durable", DURABLE_BY_DEFAULT)}
+    return {"path": path, "durable": configured.get("durable", DURABLE_BY_DEFAULT),
+            "commit_timeout": configured.get("commit_timeout", 30.0)}
+
+
+def commit_timeout(conf: dict) -> float:
+    """params.yaml's ``serving.ledger.commit_timeout``: how long a durable answer waits for its row."""
+    value = _ledger_conf(conf)["commit_timeout"]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.1 <= value <= 3600:
+        raise RegistryError(f"serving setting ledger.commit_timeout must be from 0.1 to 3600 seconds, not {value!r}")
+    return float(value)
 
 
 def ledger_durable(option: Optional[bool], conf: dict) -> bool:

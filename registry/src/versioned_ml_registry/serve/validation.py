@@ -36,6 +36,7 @@ class Limits:
     max_depth: int = 16
     max_records: int = 10_000
     body_seconds: float = 30.0  # a body still arriving after this is refused (408)
+    header_seconds: float = 10.0  # headers still arriving after this: 408, connection closed (.protocol)
 
 
 class Invalid(RegistryError):
@@ -49,6 +50,15 @@ class Invalid(RegistryError):
         where = "".join(f"{key} {first[key]}: " for key in ("record", "field") if first.get(key) is not None)
         more = f" (and {self.total - 1} more)" if self.total > 1 else ""
         super().__init__(_cap(f"{where}{first['error']}{more}"))
+
+    def __reduce__(self):  # rebuilt from its errors when it comes back from a worker process
+        return _rebuilt, (type(self), self.errors, self.total)
+
+
+def _rebuilt(kind: type, errors: List[dict], total: int) -> Invalid:
+    found = Exception.__new__(kind)
+    Invalid.__init__(found, errors, total)
+    return found
 
 
 def _cap(text: str) -> str:

@@ -1,0 +1,137 @@
+"""Large bodies decided in worker processes, so that they never hold the GIL small requests need.
+
+With ``serving.workers: N`` (``serve --workers N``), a body of ``serving.worker_min_bytes`` or
+more (default 64 KiB) is decided (:func:`.decide.work`: parsed, validated, flagged, predicted)
+in one of N worker processes. Each worker loads the versions it is asked for through the path
+the server loads them by (md5 and sha256 chain, reviewed skops types, the fingerprint proof),
+and keeps the last few. The server still chooses the version, writes the ledger row, counts
+and answers: a worker holds nothing but loaded versions, so a body whose worker died is given
+once to a fresh pool, and answered 503 only if that one dies too. Smaller bodies stay in the
+server's thread pool, where the trip to another process would cost more than it saves.
+
+Without the setting (``workers: 0``, the default) the server stays one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import threading
+from dataclasses import replace
+from collections import OrderedDict
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Optional
+
+from ..bundle.loading import load_for_serving
+from ..errors import RegistryError
+from ..ledger.store import canonical
+from ..tags.repo import Repo
+from .decide import Worked, work
+from .router import Rejected, one_line
+from .validation import Invalid, Limits
+
+log = logging.getLogger("model_registry.serve")
+
+KEEP = 8  # versions a worker keeps loaded (production, canary, shadow and rollback of a few families)
+
+
+class WorkerLost(RegistryError):
+    """A body's worker process died, and so did the one it was given to next."""
+
+
+class Failed(RegistryError):
+    """The model failed in a worker: its exception, as one line (any exception crosses back)."""
+
+
+# ---- in the worker process -----------------------------------------------------------------
+_toplevel: Optional[str] = None
+_loaded: "OrderedDict[tuple, object]" = OrderedDict()
+
+
+def begin(toplevel: str) -> None:
+    global _toplevel
+    _toplevel = toplevel
+
+
+def predictor_of(family: str, version: str):
+    key = (family, version)
+    if key not in _loaded:
+        _loaded[key] = load_for_serving(Repo(_toplevel), family, version)
+        while len(_loaded) > KEEP:
+            _loaded.popitem(last=False)
+    _loaded.move_to_end(key)
+    return _loaded[key]
+
+
+def decide_here(family: str, version: str, protocol: str, raw: bytes, limits: Limits,
+                keep_records: bool) -> tuple[int, Worked]:
+    """(this process's id, the body decided by ``family`` ``version``), with the ledger's text
+    of the records; the records themselves only when ``keep_records`` (a shadow copy needs them)."""
+    try:
+        worked = work(predictor_of(family, version), protocol, raw, limits)
+    except (Invalid, Rejected):
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever the model raised, as one line
+        raise Failed(one_line(exc)) from None
+    worked.input_text = canonical(worked.request.records)
+    if not keep_records:
+        worked.request = replace(worked.request, records=None)
+    return os.getpid(), worked
+
+
+# ---- in the server -----------------------------------------------------------------------------
+class Workers:
+    """The pool of worker processes, replaced when one of them dies."""
+
+    def __init__(self, toplevel: str, processes: int, min_bytes: int):
+        self.toplevel, self.processes, self.min_bytes = toplevel, processes, min_bytes
+        self.decided = self.restarts = 0
+        self.pids: set = set()
+        self._lock = threading.Lock()
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        # spawn: forking a process that runs threads (loader, ledger, uvicorn) can copy a held lock
+        return ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=begin, initargs=(self.toplevel,))
+
+    def start(self) -> None:
+        """Start every worker now, so that the first large body does not wait for one."""
+        for future in [self._pool.submit(os.getpid) for _ in range(self.processes)]:
+            self.pids.add(future.result())
+
+    def takes(self, raw: bytes) -> bool:
+        return len(raw) >= self.min_bytes
+
+    async def decide(self, predictor, protocol: str, raw: bytes, limits: Limits, keep_records: bool) -> Worked:
+        for _ in range(2):
+            pool = self._pool
+            try:
+                pid, worked = await asyncio.wrap_future(pool.submit(
+                    decide_here, predictor.family, predictor.version, protocol, raw, limits, keep_records))
+            except BrokenProcessPool:
+                self._replace(pool)
+                continue
+            self.decided += 1
+            self.pids.add(pid)
+            return worked
+        raise WorkerLost(f"the worker process deciding this {len(raw)}-byte body died twice: retry, "
+                         "or send smaller bodies (see /healthz workers)")
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._pool is broken:
+                log.warning(f"a worker process died: starting a new pool of {self.processes}")
+                self._pool, self.pids = self._new_pool(), set()
+                self.restarts += 1
+        broken.shutdown(wait=False, cancel_futures=True)
+
+    def view(self) -> dict:
+        return {"processes": self.processes, "min_bytes": self.min_bytes, "pids": sorted(self.pids),
+                "decided": self.decided, "restarts": self.restarts}
+
+    def stop(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
