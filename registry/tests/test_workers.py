@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -190,3 +191,41 @@ def test_a_durable_answer_that_cannot_commit_is_a_503_naming_its_request(serving
             probe(root, FAMILY, 2))
     assert subprocess.run([sys.executable, "-m", "versioned_ml_registry", "decisions", "verify", "--ledger",
                            str(server.ledger)], capture_output=True).returncode == 0
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def children(pid: int) -> list:
+    """The processes whose parent is ``pid`` (the workers, and multiprocessing's helpers)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            continue
+    return found
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigkill"])
+def test_workers_end_with_the_server_quietly(serving_base, tmp_path, how):
+    """Ctrl-C reaches the whole process group: the server stops the pool, no worker prints a
+    traceback. A killed server cannot stop it: its workers end on their own."""
+    with Server(copy_registry(serving_base, tmp_path / "copy"), "--workers", "2") as server:
+        seen = server.wait_healthy()["workers"]["pids"]
+        pids = children(server.proc.pid)
+        assert seen and set(seen) <= set(pids) and all(map(alive, pids))
+        if how == "ctrl-c":
+            for pid in (server.proc.pid, *pids):
+                os.kill(pid, signal.SIGINT)
+            assert server.proc.wait(60) == 0
+        else:
+            server.proc.kill()
+            server.proc.wait(60)
+        poll(lambda: not any(map(alive, pids)), 30, "the workers to end")
+    assert "Traceback" not in server.log()

@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
+import signal
 import threading
 from dataclasses import replace
 from collections import OrderedDict
@@ -52,8 +54,19 @@ _loaded: "OrderedDict[tuple, object]" = OrderedDict()
 
 
 def begin(toplevel: str) -> None:
+    """A worker's start: Ctrl-C is the server's to handle (it stops the pool); the worker ends
+    with the server, even when the server is killed and cannot stop it."""
     global _toplevel
     _toplevel = toplevel
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=end_with, args=(parent.sentinel,), name="parent-watch", daemon=True).start()
+
+
+def end_with(sentinel) -> None:
+    multiprocessing.connection.wait([sentinel])
+    os._exit(0)
 
 
 def predictor_of(family: str, version: str):
