@@ -183,19 +183,98 @@ def test_a_megabyte_of_headers_gets_a_json_431(server, unchanged):
     assert one_line_json(431, json.loads(payload)) == "the request headers are over 65536 bytes"
 
 
-@pytest.mark.parametrize("sent", [b"", b"POST /v1/models/cultivar/predict HTTP/1.1\r\nHost: x\r\n"])
-def test_headers_that_never_finish_are_cut_off_with_408(serving_base, tmp_path, sent):
-    root = copy_registry(serving_base, tmp_path / "copy")
+@pytest.fixture(scope="module")
+def impatient(serving_base, tmp_path_factory):
+    """A server whose request headers must arrive within 1 s."""
+    root = copy_registry(serving_base, tmp_path_factory.mktemp("impatient") / "copy")
     params = root / "params.yaml"
     params.write_text(params.read_text() + "serving:\n  header_timeout: 1\n")
     with Server(root) as server:
         server.wait_healthy()
-        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
-            sock.sendall(sent)
-            head, payload = read_response(sock)  # the server answers without the rest of the headers
-            assert sock.recv(1) == b""  # and closes the connection
-        assert head.startswith(b"HTTP/1.1 408"), head
-        assert json.loads(payload) == {"error": "the request headers did not arrive within 1 s"}
-        assert server.health()[0] == 200
-        status, _, _ = server.client.predict(FAMILY, probe(root, FAMILY, 1))  # a kept-alive connection
-        assert status == 200
+        yield server
+
+
+def closed(sock: socket.socket, trickle: bytes = b"") -> bool:
+    """Whether the server closes ``sock`` (within its 30 s timeout), the client sending
+    ``trickle`` every 0.2 s meanwhile."""
+    sock.settimeout(0.2 if trickle else 30)
+    for _ in range(150):
+        try:
+            if sock.recv(65536) == b"":
+                return True
+        except socket.timeout:
+            try:
+                sock.sendall(trickle)
+            except OSError:
+                return True
+        except OSError:
+            return True
+    return False
+
+
+def test_headers_that_never_finish_are_cut_off_with_408(impatient):
+    with socket.create_connection(("127.0.0.1", impatient.port), timeout=30) as sock:
+        sock.sendall(f"POST /v1/models/{FAMILY}/predict HTTP/1.1\r\nHost: x\r\n".encode())
+        head, payload = read_response(sock)  # the server answers without the rest of the headers
+        assert sock.recv(1) == b""  # and closes the connection
+    assert head.startswith(b"HTTP/1.1 408"), head
+    assert json.loads(payload) == {"error": "the request headers did not arrive within 1 s"}
+    assert impatient.health()[0] == 200
+    status, _, _ = impatient.client.predict(FAMILY, probe(impatient.root, FAMILY, 1))
+    assert status == 200
+
+
+@pytest.mark.parametrize("first", [False, True])
+def test_a_connection_that_asks_nothing_is_closed(impatient, first):
+    """Silent from the start, or blank lines after a first request (which reset uvicorn's own
+    keep-alive timer): closed without an answer, as an idle keep-alive connection."""
+    with socket.create_connection(("127.0.0.1", impatient.port), timeout=30) as sock:
+        if first:
+            data = json.dumps({"records": probe(impatient.root, FAMILY, 1)}).encode()
+            sock.sendall(f"POST /v1/models/{FAMILY}/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
+            head, _ = read_response(sock)
+            assert head.startswith(b"HTTP/1.1 200"), head
+        assert closed(sock, b"\r\n" if first else b"")
+    assert impatient.health()[0] == 200
+
+
+def test_trailers_count_as_headers(impatient):
+    """A chunked body's trailers may not grow without bound: 431, and the server is unharmed."""
+    with socket.create_connection(("127.0.0.1", impatient.port), timeout=30) as sock:
+        sock.sendall(f"POST /v1/models/{FAMILY}/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n".encode())
+        try:
+            for _ in range(200):
+                sock.sendall(b"X-Trailer: " + b"t" * 1000 + b"\r\n")
+        except OSError:
+            pass  # the server refused and stopped reading
+        head, payload = read_response(sock)
+    assert head.startswith(b"HTTP/1.1 431"), head
+    assert json.loads(payload) == {"error": "the request headers are over 65536 bytes"}
+    assert impatient.health()[0] == 200
+
+
+def test_a_pipelined_request_with_oversized_headers_lets_the_first_be_answered(impatient):
+    data = json.dumps({"records": probe(impatient.root, FAMILY, 1)}).encode()
+    first = (f"POST /v1/models/{FAMILY}/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             f"Content-Length: {len(data)}\r\n\r\n").encode() + data
+    with socket.create_connection(("127.0.0.1", impatient.port), timeout=30) as sock:
+        try:
+            sock.sendall(first + b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 100_000 + b"\r\n\r\n")
+        except OSError:
+            pass
+        head, payload = read_response(sock)
+        assert head.startswith(b"HTTP/1.1 200"), head  # the first request's answer, whole
+        assert json.loads(payload)["predictions"]
+        assert closed(sock)  # then the connection closes: the oversized request gets no answer
+
+
+def test_the_rest_of_a_body_answered_unread_is_not_taken_for_headers(server):
+    """A 413 answers before the body is read; the rest of that body still arrives on the
+    connection, and the next request on it is answered as usual."""
+    client = Client(server.port)
+    status, _, body = client.request("POST", f"/v1/models/{FAMILY}/predict", raw=b'{"records": [' + b"1," * 750_000 + b"1]}")
+    assert status == 413, body
+    status, _, body = client.predict(FAMILY, probe(server.root, FAMILY, 1))
+    assert status == 200, body

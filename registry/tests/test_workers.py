@@ -16,8 +16,9 @@ import pytest
 
 import versioned_ml_registry as reg
 from vml_testkit.evidence import copy_registry
+from vml_testkit.git import git
 from vml_testkit.net import poll
-from vml_testkit.serving import FAMILY, Server, probe
+from vml_testkit.serving import FAMILY, Client, Server, probe
 
 from versioned_ml_registry.errors import RegistryError
 from versioned_ml_registry.ledger import queries as ledger
@@ -148,8 +149,13 @@ def test_a_shadow_gets_the_records_of_a_body_decided_in_a_worker(serving_base, t
 @pytest.mark.parametrize("text, expected", [
     ("  workers: -1\n", "workers must be from 0 to 64 processes"),
     ("  workers: 65\n", "workers must be from 0 to 64 processes"),
-    ("  workers: true\n", "workers must be from 0 to 64 processes"),
-    ("  workers: many\n", "workers: 'many' is not a int"),
+    ("  workers: true\n", "workers must be a whole number, not True"),
+    ("  workers: 2.9\n", "workers must be a whole number, not 2.9"),
+    ("  workers: '3'\n", "workers must be a whole number, not '3'"),
+    ("  workers: many\n", "workers must be a whole number, not 'many'"),
+    ("  worker_min_bytes: true\n", "worker_min_bytes must be a whole number, not True"),
+    ("  header_timeout: true\n", "header_timeout must be a number, not True"),
+    ("  header_timeout: 0\n", "header_timeout must be from 0.1 to 3600 seconds"),
     ("  worker_min_bytes: 2000000\n", "worker_min_bytes must be from 0 to 1000000"),
     ("  ledger: {durable: true, commit_timeout: 0}\n", "ledger.commit_timeout must be from 0.1 to 3600"),
     ("  ledger: {durable: true, commit_timeout: soon}\n", "ledger.commit_timeout must be from 0.1 to 3600"),
@@ -160,12 +166,38 @@ def test_bad_worker_and_commit_settings_are_refused_in_one_line(tmp_path, text, 
         serve_settings(str(tmp_path), [FAMILY])
 
 
-def test_workers_belong_to_the_local_engine(serving_base, tmp_path):
+@pytest.mark.parametrize("where", ["option", "params"])
+def test_workers_belong_to_the_local_engine(serving_base, tmp_path, where):
     root = copy_registry(serving_base, tmp_path / "copy")
+    if where == "params":
+        with_serving(root, "  workers: 2\n")
     done = subprocess.run([sys.executable, "-m", "versioned_ml_registry", "--repo", str(root), "serve",
-                           "--engine", "ray", "--workers", "2"], capture_output=True, text=True, timeout=120)
+                           "--engine", "ray", *(["--workers", "2"] if where == "option" else [])],
+                          capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
-    assert "--workers is for the local engine" in done.stderr and "Traceback" not in done.stderr
+    assert "are for the local engine" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_worker_never_answers_with_another_model_under_the_same_version(serving_base, tmp_path):
+    """The version tag moved after the server verified it: a worker that loads it now finds
+    another commit, and refuses (503, not the model's failure) rather than answer with it."""
+    root = with_serving(copy_registry(serving_base, tmp_path / "copy"), f"  worker_min_bytes: {MIN_BYTES}\n")
+    with Server(root, "--workers", "1", "--interval", "0.3") as server:
+        server.wait_healthy()
+        records = large(root)
+        assert server.client.predict(FAMILY, records)[0] == 200
+        message = git(root, "tag", "-l", "--format=%(contents)", f"{FAMILY}@v0.2.0")
+        commit = git(root, "rev-list", "-n1", f"{FAMILY}@v0.2.0")
+        git(root, "tag", "-d", f"{FAMILY}@v0.1.0")
+        git(root, "tag", "-a", f"{FAMILY}@v0.1.0", commit, "-m", message)
+        os.kill(workers(server)["pids"][0], signal.SIGKILL)  # a fresh worker loads the version again
+        status, _, body = server.client.predict(FAMILY, records)
+        assert status == 503, body
+        assert "v0.1.0" in body["error"] and "\n" not in body["error"]
+        assert server.client.predict(FAMILY, records[:5])[0] == 200  # the verified model still serves small bodies
+        status, _, text = server.client.request("GET", "/metrics")
+        failed = [line for line in text.splitlines() if line.startswith("model_request_errors_total") and 'kind="failed"' in line]
+        assert not any(float(line.rsplit(" ", 1)[1]) for line in failed), failed
 
 
 def test_a_durable_answer_that_cannot_commit_is_a_503_naming_its_request(serving_base, tmp_path):
@@ -229,3 +261,31 @@ def test_workers_end_with_the_server_quietly(serving_base, tmp_path, how):
             server.proc.wait(60)
         poll(lambda: not any(map(alive, pids)), 30, "the workers to end")
     assert "Traceback" not in server.log()
+
+
+def test_large_bodies_beyond_what_the_workers_can_queue_get_503_at_once(server):
+    """24 bodies of 1 MB at the same instant against one worker (4 may wait): those beyond
+    are refused at once with one line, the others answered, and only those have rows."""
+    import threading
+
+    record = probe(server.root, FAMILY, 1)[0]
+    data = json.dumps({"records": [{k: v + 0.123456789012345 for k, v in record.items()}] * 9000}).encode()
+    start, answers = threading.Barrier(24), []
+
+    def send():
+        client = Client(server.port)
+        start.wait()
+        answers.append(client.request("POST", f"/v1/models/{FAMILY}/predict", raw=data))
+
+    threads = [threading.Thread(target=send) for _ in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    refused = [body for status, _, body in answers if status == 503]
+    answered = [body for status, _, body in answers if status == 200]
+    assert refused and answered and len(refused) + len(answered) == 24
+    assert all("already have" in body["error"] and "\n" not in body["error"] for body in refused)
+    for body in answered:
+        assert poll(lambda: rows_of(server, body["request_id"]), 30, "its row")
+    assert workers(server)["waiting"] == 0

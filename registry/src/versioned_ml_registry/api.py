@@ -297,12 +297,13 @@ def serve(repo: RepoLike = None, **options) -> None:
         raise RegistryError(f"unknown engine {engine!r}: local (one process) or ray (Ray Serve replicas)")
     if engine == "local" and (replicas != 1 or address is not None):
         raise RegistryError("--replicas and --address need --engine ray")
-    if engine == "ray" and options.get("workers"):
-        raise RegistryError("--workers is for the local engine: with --engine ray, add --replicas instead")
     if not isinstance(replicas, int) or not 1 <= replicas <= 1000:
         raise RegistryError(f"--replicas must be from 1 to 1000, not {replicas!r}")
     r = open_repo(repo)
     settings = serve_settings(r.toplevel, r.family_names(), **options)
+    if engine == "ray" and settings.workers:
+        raise RegistryError("workers (--workers, serving.workers) are for the local engine: with --engine ray, "
+                            "add --replicas instead")
     try:
         from .serve.app import run
     except ImportError:

@@ -31,7 +31,7 @@ from .decide import V1, V2, Worked, work
 from .router import FamilyRouter, Rejected, Unavailable, one_line
 from .signals import Signals, flag_lines
 from .validation import Invalid, Limits, quote
-from .workers import WorkerLost
+from .workers import Unserved
 
 log = logging.getLogger("model_registry.serve")
 
@@ -85,7 +85,7 @@ def clip(text: str, limit: int = 60) -> str:
 
 class DataPlane:
     def __init__(self, routers: Dict[str, FamilyRouter], ledger, metrics, shadow, limits: Limits,
-                 outcomes=None, workers=None):
+                 outcomes=None, workers=None, commit_seconds: float = COMMIT_SECONDS):
         self.routers = routers
         self.ledger = ledger  # anything with append(Decision) -> Optional[Future] (durable: the commit)
         self.metrics = metrics
@@ -94,7 +94,7 @@ class DataPlane:
         self.signals = Signals()
         self.outcomes = outcomes  # ledger.outcomes.OutcomeStore: feedback and rollout evidence
         self.workers = workers  # .workers.Workers: large bodies decided in worker processes (None: here)
-        self.commit_seconds = COMMIT_SECONDS
+        self.commit_seconds = commit_seconds
 
     async def call(self, method: str, family: str, *args) -> Reply:
         """One of the methods below for ``family``'s request, by name: how an engine forwards a
@@ -146,7 +146,7 @@ class DataPlane:
         except Rejected as exc:
             metrics.refused(family, predictor.version, route, refusal, "rejected")
             raise Refused(refusal, str(exc), headers) from None
-        except WorkerLost as exc:
+        except Unserved as exc:
             metrics.refused(family, predictor.version, route, 503, "worker")
             raise Refused(503, str(exc), headers) from None
         except Exception as exc:  # noqa: BLE001 - one line to the caller, no traceback

@@ -109,7 +109,8 @@ class FamilyModel:
         self.metrics = Metrics(lambda: {family: self.router})
         remote_ledger = RemoteLedger(ledger, settings.durable_ledger)
         self.shadow = ShadowRunner(remote_ledger, self.metrics)
-        self.plane = DataPlane({family: self.router}, remote_ledger, self.metrics, self.shadow, settings.limits)
+        self.plane = DataPlane({family: self.router}, remote_ledger, self.metrics, self.shadow, settings.limits,
+                               commit_seconds=settings.commit_timeout)
         self.replica = uuid.uuid4().hex
         self.retries = 0
         # the first holders are loaded before the constructor returns: Serve routes no request

@@ -46,8 +46,7 @@ class Service:
         self.shadow = ShadowRunner(self.ledger, self.metrics)
         self.workers = Workers(settings.toplevel, settings.workers, settings.worker_min_bytes) if settings.workers else None
         self.plane = DataPlane(self.routers, self.ledger, self.metrics, self.shadow, settings.limits,
-                               workers=self.workers)
-        self.plane.commit_seconds = settings.commit_timeout
+                               workers=self.workers, commit_seconds=settings.commit_timeout)
         self.outcomes = OutcomeStore(settings.ledger)
         self.evidence = Evidence(self.routers, self.plane.signals, self.outcomes, self.ledger, settings.limits)
 

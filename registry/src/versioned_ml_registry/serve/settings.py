@@ -107,15 +107,22 @@ def canary_percents(families: List[str], configured, options: List[str]) -> Dict
 
 
 def _choose(name: str, option, conf: dict, default, kind):
+    """The option, else params.yaml's value, else ``default``, refused unless it is a ``kind``
+    (a whole number for int, any number for float; never a boolean for either)."""
     value = option if option is not None else conf.get(name, default)
     if kind is bool:
         if not isinstance(value, bool):
             raise RegistryError(f"serving setting {name} must be true or false, not {value!r}")
         return value
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise RegistryError(f"serving setting {name}: {value!r} is not a {kind.__name__}") from None
+    if kind is str:
+        if not isinstance(value, str):
+            raise RegistryError(f"serving setting {name} must be a string, not {value!r}")
+        return value
+    wanted = (int,) if kind is int else (int, float)
+    if isinstance(value, bool) or not isinstance(value, wanted):
+        what = "a whole number" if kind is int else "a number"
+        raise RegistryError(f"serving setting {name} must be {what}, not {value!r}")
+    return kind(value)
 
 
 def serve_settings(toplevel: str, known_families: List[str], families: Optional[List[str]] = None,
@@ -163,7 +170,7 @@ def serve_settings(toplevel: str, known_families: List[str], families: Optional[
     settings.durable_ledger = ledger_durable(durable_ledger, conf)
     settings.commit_timeout = commit_timeout(conf)
     settings.workers = _choose("workers", workers, conf, 0, int)
-    if isinstance(conf.get("workers"), bool) or not 0 <= settings.workers <= 64:
+    if not 0 <= settings.workers <= 64:
         raise RegistryError(f"serving setting workers must be from 0 to 64 processes, not {settings.workers}")
     settings.worker_min_bytes = _choose("worker_min_bytes", None, conf, DEFAULT_MIN_BYTES, int)
     if not 0 <= settings.worker_min_bytes <= settings.limits.max_bytes:

@@ -38,10 +38,14 @@ from .validation import Invalid, Limits
 log = logging.getLogger("model_registry.serve")
 
 KEEP = 8  # versions a worker keeps loaded (production, canary, shadow and rollback of a few families)
+QUEUED_PER_WORKER = 4  # large bodies waiting per worker beyond which a new one is refused (503)
+STARTUP_SECONDS = 120.0
 
 
-class WorkerLost(RegistryError):
-    """A body's worker process died, and so did the one it was given to next."""
+class Unserved(RegistryError):
+    """No worker could decide the body: its worker died and so did the next, they are all busy,
+    or the version the server serves cannot be loaded there as the server loaded it. A 503,
+    never the model's failure."""
 
 
 class Failed(RegistryError):
@@ -50,14 +54,15 @@ class Failed(RegistryError):
 
 # ---- in the worker process -----------------------------------------------------------------
 _toplevel: Optional[str] = None
+_all_up = None
 _loaded: "OrderedDict[tuple, object]" = OrderedDict()
 
 
-def begin(toplevel: str) -> None:
+def begin(toplevel: str, all_up) -> None:
     """A worker's start: Ctrl-C is the server's to handle (it stops the pool); the worker ends
     with the server, even when the server is killed and cannot stop it."""
-    global _toplevel
-    _toplevel = toplevel
+    global _toplevel, _all_up
+    _toplevel, _all_up = toplevel, all_up
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = multiprocessing.parent_process()
     if parent is not None:
@@ -69,22 +74,43 @@ def end_with(sentinel) -> None:
     os._exit(0)
 
 
-def predictor_of(family: str, version: str):
-    key = (family, version)
+def check_in() -> int:
+    """This worker's process id, once every worker of the first pool has started (so that each
+    of the server's first calls runs in another process)."""
+    try:
+        _all_up.wait(STARTUP_SECONDS)
+    except threading.BrokenBarrierError:
+        pass  # a worker slow to start is still started by the pool: it only is not counted yet
+    return os.getpid()
+
+
+def predictor_of(family: str, version: str, commit: str, md5: str):
+    """``version`` as the server loaded it: the same commit and bundle md5, else :class:`Unserved`
+    (its tag was moved or deleted since), never another model under the same name."""
+    key = (family, version, commit, md5)
     if key not in _loaded:
-        _loaded[key] = load_for_serving(Repo(_toplevel), family, version)
+        try:
+            found = load_for_serving(Repo(_toplevel), family, version)
+        except RegistryError as exc:
+            raise Unserved(f"a worker cannot load {family} {version} as this server did: {exc}") from None
+        if (found.commit, found.md5) != (commit, md5):
+            raise Unserved(f"{family} {version} now names commit {str(found.commit)[:12]}, not the "
+                           f"{str(commit)[:12]} this server verified: its tag was moved; restart the server")
+        _loaded[key] = found
         while len(_loaded) > KEEP:
             _loaded.popitem(last=False)
     _loaded.move_to_end(key)
     return _loaded[key]
 
 
-def decide_here(family: str, version: str, protocol: str, raw: bytes, limits: Limits,
+def decide_here(coordinates: tuple, protocol: str, raw: bytes, limits: Limits,
                 keep_records: bool) -> tuple[int, Worked]:
-    """(this process's id, the body decided by ``family`` ``version``), with the ledger's text
-    of the records; the records themselves only when ``keep_records`` (a shadow copy needs them)."""
+    """(this process's id, the body decided by the version at ``coordinates``: family, version,
+    commit, md5), with the ledger's text of the records; the records themselves only when
+    ``keep_records`` (a shadow copy needs them)."""
+    predictor = predictor_of(*coordinates)
     try:
-        worked = work(predictor_of(family, version), protocol, raw, limits)
+        worked = work(predictor, protocol, raw, limits)
     except (Invalid, Rejected):
         raise
     except Exception as exc:  # noqa: BLE001 - whatever the model raised, as one line
@@ -104,35 +130,47 @@ class Workers:
         self.decided = self.restarts = 0
         self.pids: set = set()
         self._lock = threading.Lock()
+        self._waiting = 0  # large bodies given to the pool and not answered yet
+        self._spawn = multiprocessing.get_context("spawn")
+        self._all_up = self._spawn.Barrier(processes)
         self._pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # spawn: forking a process that runs threads (loader, ledger, uvicorn) can copy a held lock
-        return ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=begin, initargs=(self.toplevel,))
+        return ProcessPoolExecutor(self.processes, mp_context=self._spawn, initializer=begin,
+                                   initargs=(self.toplevel, self._all_up))
 
     def start(self) -> None:
-        """Start every worker now, so that the first large body does not wait for one."""
-        for future in [self._pool.submit(os.getpid) for _ in range(self.processes)]:
+        """Start every worker now, so that the first large body waits for none, and so that
+        each ignores Ctrl-C before the server takes traffic."""
+        for future in [self._pool.submit(check_in) for _ in range(self.processes)]:
             self.pids.add(future.result())
 
     def takes(self, raw: bytes) -> bool:
         return len(raw) >= self.min_bytes
 
     async def decide(self, predictor, protocol: str, raw: bytes, limits: Limits, keep_records: bool) -> Worked:
-        for _ in range(2):
-            pool = self._pool
-            try:
-                pid, worked = await asyncio.wrap_future(pool.submit(
-                    decide_here, predictor.family, predictor.version, protocol, raw, limits, keep_records))
-            except BrokenProcessPool:
-                self._replace(pool)
-                continue
-            self.decided += 1
-            self.pids.add(pid)
-            return worked
-        raise WorkerLost(f"the worker process deciding this {len(raw)}-byte body died twice: retry, "
-                         "or send smaller bodies (see /healthz workers)")
+        if self._waiting >= self.processes * QUEUED_PER_WORKER:
+            raise Unserved(f"the {self.processes} worker process(es) already have {self._waiting} large "
+                           "bodies to decide: retry later")
+        coordinates = (predictor.family, predictor.version, predictor.commit, predictor.md5)
+        self._waiting += 1
+        try:
+            for _ in range(2):
+                pool = self._pool
+                try:
+                    pid, worked = await asyncio.wrap_future(pool.submit(
+                        decide_here, coordinates, protocol, raw, limits, keep_records))
+                except BrokenProcessPool:
+                    self._replace(pool)
+                    continue
+                self.decided += 1
+                self.pids.add(pid)
+                return worked
+        finally:
+            self._waiting -= 1
+        raise Unserved(f"the worker process deciding this {len(raw)}-byte body died twice: retry, "
+                       "or send smaller bodies (see /healthz workers)")
 
     def _replace(self, broken: ProcessPoolExecutor) -> None:
         with self._lock:
@@ -144,7 +182,7 @@ class Workers:
 
     def view(self) -> dict:
         return {"processes": self.processes, "min_bytes": self.min_bytes, "pids": sorted(self.pids),
-                "decided": self.decided, "restarts": self.restarts}
+                "decided": self.decided, "waiting": self._waiting, "restarts": self.restarts}
 
     def stop(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
