@@ -264,7 +264,7 @@ def test_workers_end_with_the_server_quietly(serving_base, tmp_path, how):
 
 
 def test_large_bodies_beyond_what_the_workers_can_queue_get_503_at_once(server):
-    """24 bodies of 1 MB at the same instant against one worker (4 may wait): those beyond
+    """24 bodies of 1 MB at the same instant against one worker (4 MB may wait): those beyond
     are refused at once with one line, the others answered, and only those have rows."""
     import threading
 
@@ -289,3 +289,27 @@ def test_large_bodies_beyond_what_the_workers_can_queue_get_503_at_once(server):
     for body in answered:
         assert poll(lambda: rows_of(server, body["request_id"]), 30, "its row")
     assert workers(server)["waiting"] == 0
+
+
+def test_every_body_through_one_worker_under_concurrent_clients(serving_base, tmp_path):
+    """worker_min_bytes: 0, as MLServer's inference pool: 16 clients at once are all answered
+    by the worker (small bodies queue by the byte, not by the body)."""
+    import threading
+
+    root = with_serving(copy_registry(serving_base, tmp_path / "copy"), "  worker_min_bytes: 0\n")
+    with Server(root, "--workers", "1") as server:
+        server.wait_healthy()
+        records, statuses, start = probe(root, FAMILY, 1), [], threading.Barrier(16)
+
+        def client():
+            connection = Client(server.port)
+            start.wait()
+            statuses.extend(connection.predict(FAMILY, records)[0] for _ in range(20))
+
+        threads = [threading.Thread(target=client) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert statuses == [200] * 320
+        assert workers(server)["decided"] == 320

@@ -38,7 +38,7 @@ from .validation import Invalid, Limits
 log = logging.getLogger("model_registry.serve")
 
 KEEP = 8  # versions a worker keeps loaded (production, canary, shadow and rollback of a few families)
-QUEUED_PER_WORKER = 4  # large bodies waiting per worker beyond which a new one is refused (503)
+QUEUED_BYTES_PER_WORKER = 4_000_000  # body bytes waiting per worker beyond which a new body is refused (503)
 STARTUP_SECONDS = 120.0
 
 
@@ -130,7 +130,7 @@ class Workers:
         self.decided = self.restarts = 0
         self.pids: set = set()
         self._lock = threading.Lock()
-        self._waiting = 0  # large bodies given to the pool and not answered yet
+        self._waiting = self._waiting_bytes = 0  # bodies given to the pool and not answered yet, and their size
         self._spawn = multiprocessing.get_context("spawn")
         self._all_up = self._spawn.Barrier(processes)
         self._pool = self._new_pool()
@@ -150,11 +150,12 @@ class Workers:
         return len(raw) >= self.min_bytes
 
     async def decide(self, predictor, protocol: str, raw: bytes, limits: Limits, keep_records: bool) -> Worked:
-        if self._waiting >= self.processes * QUEUED_PER_WORKER:
-            raise Unserved(f"the {self.processes} worker process(es) already have {self._waiting} large "
-                           "bodies to decide: retry later")
+        if self._waiting_bytes and self._waiting_bytes + len(raw) > self.processes * QUEUED_BYTES_PER_WORKER:
+            raise Unserved(f"the {self.processes} worker process(es) already have {self._waiting} bodies "
+                           f"({self._waiting_bytes} bytes) to decide: retry later")
         coordinates = (predictor.family, predictor.version, predictor.commit, predictor.md5)
         self._waiting += 1
+        self._waiting_bytes += len(raw)
         try:
             for _ in range(2):
                 pool = self._pool
@@ -169,6 +170,7 @@ class Workers:
                 return worked
         finally:
             self._waiting -= 1
+            self._waiting_bytes -= len(raw)
         raise Unserved(f"the worker process deciding this {len(raw)}-byte body died twice: retry, "
                        "or send smaller bodies (see /healthz workers)")
 
