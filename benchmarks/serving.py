@@ -22,7 +22,8 @@ vml_testkit.serving, the test toolkit) and prints one table:
 * Ray Serve (``--engine ray``) with 1 and 2 replicas per family, V2 ``infer`` at the same
   levels, one after the other (each on a local Ray instance of its own);
 * the p99 of a small request alone, and while two other client processes send ~1 MB bodies
-  without pause, for ``model-registry serve`` as one process (orjson; parsing, validation and
+  without pause (measured once the server has answered 4 of them: the workers have loaded the
+  version), with how many it answered meanwhile, for ``model-registry serve`` as one process (orjson; parsing, validation and
   the model in its thread pool), with ``--workers 1`` (bodies of 64 KiB or more decided in a
   worker process), and the bare app (the standard library's json on the event loop);
 * the time from a `promote` or a `rollback` (the moment its tags are written) to the first
@@ -242,7 +243,9 @@ def large_bodies(port: int, call, records: list, small: int) -> tuple[float, flo
     for process in floods:
         process.start()
     try:
-        load(port, 1, 20, call(records))  # the floods are under way
+        from vml_testkit.net import poll
+
+        poll(lambda: answered.value >= 4 or failed.value, 300, "the floods to be answered")  # steady state
         before = answered.value
         busy = load(port, 1, small, call(records))["p99"]
         large = answered.value - before

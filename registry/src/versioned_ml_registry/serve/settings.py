@@ -38,8 +38,8 @@ FOLLOW_MODES = ("local", "remote")  # where the follower reads the tags: local r
 
 DEFAULT_LEDGER = ".model-registry/ledger.sqlite"
 DEFAULT_CANARY_PERCENT = 10.0
-# Off: benchmarks/serving.py measured p50 1.38x of the fast ledger at 8 clients (2 CPUs), over
-# the 1.2x that would make it the default; `--durable-ledger` or `ledger: {durable: true}`.
+# Off: benchmarks/serving.py measured p50 1.12x to 1.38x of the fast ledger at 8 clients (2 CPUs),
+# over the 1.2x that would make it the default; `--durable-ledger` or `ledger: {durable: true}`.
 DURABLE_BY_DEFAULT = False
 DEFAULT_MIN_BYTES = 64 * 1024  # a body this large or larger goes to a worker process, when there are workers
 
