@@ -194,6 +194,7 @@ def test_a_worker_never_answers_with_another_model_under_the_same_version(servin
         status, _, body = server.client.predict(FAMILY, records)
         assert status == 503, body
         assert "v0.1.0" in body["error"] and "\n" not in body["error"]
+        assert server.client.predict(FAMILY, records)[2] == body  # refused again, as said, without a reload
         assert server.client.predict(FAMILY, records[:5])[0] == 200  # the verified model still serves small bodies
         status, _, text = server.client.request("GET", "/metrics")
         failed = [line for line in text.splitlines() if line.startswith("model_request_errors_total") and 'kind="failed"' in line]

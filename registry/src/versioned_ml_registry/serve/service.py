@@ -114,7 +114,7 @@ class Service:
                            "last_read": self.follower.last_read, "problem": self.follower.problem},
                 "ledger": {"path": str(self.settings.ledger), "written": self.ledger.written,
                            "problem": self.ledger.error},
-                "workers": self.workers.view() if self.workers is not None else None}
+                "workers": self.workers_view()}
 
     def check(self) -> tuple[int, dict]:
         """:func:`.health.health` of this process's families, follower, ledger and workers."""
@@ -124,4 +124,7 @@ class Service:
         extra = [p for p in (self.follower.problem, self.ledger.error) if p]
         if self.follower.last_read is None:
             extra.append("the tags have not been read yet")
-        return health(families, extra, workers=self.workers.view() if self.workers is not None else None)
+        return health(families, extra, workers=self.workers_view())
+
+    def workers_view(self):
+        return self.workers.view() if self.workers is not None else None

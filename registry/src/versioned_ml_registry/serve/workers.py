@@ -56,6 +56,7 @@ class Failed(RegistryError):
 _toplevel: Optional[str] = None
 _all_up = None
 _loaded: "OrderedDict[tuple, object]" = OrderedDict()
+_moved: dict = {}  # (family, version, commit, md5) whose tag now names another commit: the refusal
 
 
 def begin(toplevel: str, all_up) -> None:
@@ -88,14 +89,17 @@ def predictor_of(family: str, version: str, commit: str, md5: str):
     """``version`` as the server loaded it: the same commit and bundle md5, else :class:`Unserved`
     (its tag was moved or deleted since), never another model under the same name."""
     key = (family, version, commit, md5)
+    if key in _moved:  # versions are immutable: a moved tag is not loaded again for every body
+        raise Unserved(_moved[key])
     if key not in _loaded:
         try:
             found = load_for_serving(Repo(_toplevel), family, version)
         except RegistryError as exc:
             raise Unserved(f"a worker cannot load {family} {version} as this server did: {exc}") from None
         if (found.commit, found.md5) != (commit, md5):
-            raise Unserved(f"{family} {version} now names commit {str(found.commit)[:12]}, not the "
+            _moved[key] = (f"{family} {version} now names commit {str(found.commit)[:12]}, not the "
                            f"{str(commit)[:12]} this server verified: its tag was moved; restart the server")
+            raise Unserved(_moved[key])
         _loaded[key] = found
         while len(_loaded) > KEEP:
             _loaded.popitem(last=False)
