@@ -109,8 +109,19 @@ class Client:
 
     def request(self, method: str, path: str, body=None, headers=None, raw: bytes | None = None):
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        self.conn.request(method, path, body=data, headers={"Content-Type": "application/json", **(headers or {})})
-        response = self.conn.getresponse()
+        headers = {"Content-Type": "application/json", **(headers or {})}
+        reused = self.conn.sock is not None
+        try:
+            self.conn.request(method, path, body=data, headers=headers)
+            response = self.conn.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            if not reused:
+                raise
+            # the server closed this idle keep-alive connection before reading the request (as
+            # any HTTP client does, send it once more on a new connection)
+            self.conn.close()
+            self.conn.request(method, path, body=data, headers=headers)
+            response = self.conn.getresponse()
         text = response.read()
         try:
             payload = json.loads(text) if text else None
